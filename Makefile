@@ -1,0 +1,54 @@
+# mfgd: two commands do everything.
+#   make lab   - set up .venv (once) and open JupyterLab on notebooks/
+#   make test  - set up .venv (once) and run every test
+# Extra pip options (for example a CPU-only torch index) go in PIP_ARGS.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mfgd-installed
+PIP_ARGS ?=
+PORT   ?= 8888
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help
+
+help:
+	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
+	@echo "make test       run unit tests, doctests, nbval and browser tests"
+	@echo "make notebooks  re-execute every notebook and store its outputs"
+	@echo "make bench      run the benchmarks, write benchmarks/RESULTS.md"
+	@echo "make voila      serve the playground as an app"
+
+setup: $(STAMP)
+
+# Reinstalls only when the pins or the project metadata change.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q $(PIP_ARGS) -c constraints.txt -e ".[lab,test]"
+	@touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser $(LAB_ARGS)
+
+voila: $(STAMP)
+	$(VENV)/bin/voila notebooks/05_playground.ipynb --Voila.ip=127.0.0.1 --port=$(PORT) --no-browser
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(PY) -m pytest -q -m "not browser" --ignore=notebooks $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,39 @@
+"""mfgd_helpers: matrix factorization D ≈ C @ F by gradient descent with PyTorch.
+
+The helper package of the mfgd notebook series. Importing it is cheap: it
+imports torch, but not matplotlib or ipywidgets (those load when a plot or a
+widget is made).
+"""
+
+from .data import as_generator, example_problem, init_factors, make_target
+from .gradients import analytic_gradients
+from .graph import describe_graph, graph_edges
+from .loss import criterion
+from .optimum import best_rank_k_loss, truncated_svd
+from .plots import plot_loss, plot_matrices
+from .step_size import curvature, max_stable_lr, suggest_lr
+from .training import TrainResult, gradient_step, print_progress, train
+
+__all__ = [
+    "TrainResult",
+    "analytic_gradients",
+    "as_generator",
+    "best_rank_k_loss",
+    "criterion",
+    "curvature",
+    "describe_graph",
+    "example_problem",
+    "gradient_step",
+    "graph_edges",
+    "init_factors",
+    "make_target",
+    "max_stable_lr",
+    "plot_loss",
+    "plot_matrices",
+    "print_progress",
+    "suggest_lr",
+    "train",
+    "truncated_svd",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""Data generation: the low-rank target D and the starting factors C and F."""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from .validation import check_dim
+
+__all__ = ["as_generator", "example_problem", "init_factors", "make_target"]
+
+
+def as_generator(seed=None) -> torch.Generator:
+    """Turn ``seed`` into a local ``torch.Generator`` (the global RNG is never used).
+
+    ``seed`` may be None (fresh entropy), an integer, or a Generator, which is
+    returned unchanged so that several calls can share one stream.
+
+    Examples
+    --------
+    >>> g = as_generator(0)
+    >>> torch.rand(1, generator=g).item() == torch.rand(1, generator=as_generator(0)).item()
+    True
+    """
+    if isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator()
+    if seed is None:
+        g.seed()
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        g.manual_seed(int(seed))
+    else:
+        raise TypeError(
+            f"seed == {seed!r}, must be None, a non-negative integer or a "
+            "torch.Generator. Pass e.g. seed=0 for reproducible numbers."
+        )
+    return g
+
+
+def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> torch.Tensor:
+    """Make a target D = rand(n, k) @ rand(k, m) whose rank is at most k.
+
+    Parameters
+    ----------
+    n, m : int
+        Shape of D (n rows, m columns), each >= 1.
+    k : int
+        Inner dimension (the true rank for generic draws), >= 1.
+    seed : None, int or torch.Generator
+        Source of randomness; a local generator, so the global RNG is untouched.
+    dtype : torch.dtype
+        float32 by default, as in the original notebook.
+
+    Returns
+    -------
+    Tensor of shape (n, m), entries in [0, k).
+
+    Examples
+    --------
+    >>> D = make_target(3, 4, 2, seed=0)
+    >>> D.shape, D.dtype
+    (torch.Size([3, 4]), torch.float32)
+    >>> torch.linalg.matrix_rank(D).item()
+    2
+    >>> torch.equal(D, make_target(3, 4, 2, seed=0))
+    True
+    """
+    n, m, k = check_dim(n, "n"), check_dim(m, "m"), check_dim(k, "k")
+    g = as_generator(seed)
+    left = torch.rand(n, k, generator=g, dtype=dtype)
+    right = torch.rand(k, m, generator=g, dtype=dtype)
+    return left @ right
+
+
+def init_factors(n: int, m: int, k: int, *, seed=None, dtype=torch.float32):
+    """Draw starting factors C (n, k) and F (k, m), uniform on [0, 1).
+
+    Both are leaf tensors with ``requires_grad=True``, ready for autograd.
+
+    Examples
+    --------
+    >>> C, F = init_factors(3, 4, 2, seed=1)
+    >>> tuple(C.shape), tuple(F.shape), C.requires_grad, C.is_leaf, C.grad is None
+    ((3, 2), (2, 4), True, True, True)
+    """
+    n, m, k = check_dim(n, "n"), check_dim(m, "m"), check_dim(k, "k")
+    g = as_generator(seed)
+    C = torch.rand(n, k, generator=g, dtype=dtype).requires_grad_()
+    F = torch.rand(k, m, generator=g, dtype=dtype).requires_grad_()
+    return C, F
+
+
+def example_problem():
+    """The 3x4, k=2 problem printed (to 4 decimals) in the original notebook.
+
+    Returns D and fresh leaf tensors C, F with ``requires_grad=True``. The
+    notebooks start from these numbers so that every printed value can be
+    checked against the source.
+
+    Examples
+    --------
+    >>> D, C, F = example_problem()
+    >>> D[0]
+    tensor([0.0456, 0.1537, 0.0830, 0.0980])
+    >>> C.requires_grad, F.shape
+    (True, torch.Size([2, 4]))
+    """
+    D = torch.tensor([[0.0456, 0.1537, 0.0830, 0.0980],
+                      [0.2683, 0.4260, 0.4277, 0.4913],
+                      [0.4779, 0.7156, 0.7563, 0.8673]])
+    C = torch.tensor([[0.9721, 0.2518],
+                      [0.0386, 0.5858],
+                      [0.4206, 0.2610]], requires_grad=True)
+    F = torch.tensor([[0.8656, 0.0336, 0.1317, 0.2444],
+                      [0.4919, 0.4990, 0.4563, 0.7689]], requires_grad=True)
+    return D, C, F
