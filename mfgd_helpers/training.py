@@ -132,6 +132,14 @@ def _sse(D, D_hat, mask):
     return torch.sum(((D - D_hat) * mask) ** 2)
 
 
+def _objective(D, C, F, mask, l2):
+    """The loss that training minimizes: squared error plus the L2 penalty."""
+    loss = _sse(D, torch.mm(C, F), mask)
+    if l2:
+        loss = loss + l2 * (torch.sum(C ** 2) + torch.sum(F ** 2))
+    return loss
+
+
 def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
     warnings.warn(
         f"Training diverged at iteration {iteration}: the loss became {loss} "
@@ -142,37 +150,45 @@ def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
     )
 
 
-def _loop_autograd(D, C, F, lr, n_iterations, mask, on_loss):
+def _loop_autograd(D, C, F, lr, n_iterations, mask, l2, on_loss):
     """The original notebook's loop: forward, backward, manual step."""
     for i in range(n_iterations):
-        D_hat = torch.mm(C, F)
-        loss = _sse(D, D_hat, mask)
+        loss = _objective(D, C, F, mask, l2)
         loss.backward()
         if on_loss(i, loss.item()):
             return
         gradient_step(C, F, lr)
 
 
-def _loop_analytic(D, C, F, lr, n_iterations, mask, on_loss):
+def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
     """The fast path: hand-derived gradients, in-place updates, no graph.
 
     Per iteration: R = C F - D; loss = <R, R>; C -= 2 lr R Fᵀ; F -= 2 lr Cᵀ R
-    (with the old C), all into preallocated buffers.
+    (with the old C), all into preallocated buffers. With the L2 penalty
+    l2 (|C|² + |F|²) the factors also shrink by (1 - 2 lr l2) each step.
     """
     R = torch.empty_like(D)
-    r = R.view(-1)
+    r, c, f = R.view(-1), C.view(-1), F.view(-1)
     gF = torch.empty_like(F)
     Ct, Ft = C.t(), F.t()
     step = -2.0 * lr
+    shrink = 1.0 - 2.0 * lr * l2
     for i in range(n_iterations):
         torch.addmm(D, C, F, beta=-1, out=R)
         if mask is not None:
             R.mul_(mask)
-        if on_loss(i, torch.dot(r, r).item()):
+        loss = torch.dot(r, r).item()
+        if l2:
+            loss += l2 * (torch.dot(c, c).item() + torch.dot(f, f).item())
+        if on_loss(i, loss):
             return
         torch.mm(Ct, R, out=gF)
-        C.addmm_(R, Ft, alpha=step)
-        F.add_(gF, alpha=step)
+        if l2:
+            C.addmm_(R, Ft, beta=shrink, alpha=step)
+            F.mul_(shrink).add_(gF, alpha=step)
+        else:
+            C.addmm_(R, Ft, alpha=step)
+            F.add_(gF, alpha=step)
 
 
 def train(
@@ -184,6 +200,7 @@ def train(
     n_iterations: int,
     method: str = "autograd",
     mask=None,
+    l2: float = 0.0,
     callback: Optional[Callable[[int, float], None]] = None,
     log_every: int = 1000,
     verbose: bool = False,
@@ -211,6 +228,9 @@ def train(
         the same losses up to float rounding.
     mask : (n, m) bool tensor, optional
         True marks an observed entry; the loss only counts those.
+    l2 : float >= 0
+        L2 regularization: minimize loss + l2 (|C|² + |F|²). The recorded
+        losses include the penalty.
     callback : callable(iteration, loss), optional
         Called at iteration 1 and every ``log_every`` iterations with the
         1-based iteration number and the loss before that update.
@@ -254,6 +274,12 @@ def train(
     F = as_matrix(F, "F", dtype=D.dtype)
     check_factors(D, C, F)
     mask = check_mask(mask, D.shape)
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not math.isfinite(l2) or l2 < 0:
+        raise ValueError(
+            f"l2 == {l2!r}, must be a finite number >= 0. Pass l2=0 for no "
+            "regularization or a small value such as l2=0.01."
+        )
+    l2 = float(l2)
     if verbose and callback is None:
         callback = print_progress
     if callback is not None and not callable(callback):
@@ -282,14 +308,14 @@ def train(
     loop = _loop_autograd if method == "autograd" else _loop_analytic
     start = time.perf_counter()
     if method == "autograd":
-        loop(D, C, F, lr, n_iterations, mask, on_loss)
+        loop(D, C, F, lr, n_iterations, mask, l2, on_loss)
     else:
         with torch.no_grad():
-            loop(D, C, F, lr, n_iterations, mask, on_loss)
+            loop(D, C, F, lr, n_iterations, mask, l2, on_loss)
     seconds = time.perf_counter() - start
 
     with torch.no_grad():
-        final_loss = _sse(D, C @ F, mask).item()
+        final_loss = _objective(D, C, F, mask, l2).item()
     if not failed and not math.isfinite(final_loss):  # the last update blew up
         failed.append(n_iterations + 1)
         _diverged_warning(n_iterations + 1, final_loss, lr)
