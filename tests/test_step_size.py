@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+import mfgd_helpers as mf
+
+
+def _hessian(D, C, F):
+    def loss(flat):
+        c = flat[: C.numel()].view_as(C)
+        f = flat[C.numel():].view_as(F)
+        return mf.criterion(D, c @ f)
+
+    flat = torch.cat([C.flatten(), F.flatten()]).double()
+    return torch.autograd.functional.hessian(loss, flat)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_curvature_is_the_top_hessian_eigenvalue(seed):
+    D = mf.make_target(4, 3, 2, seed=seed, dtype=torch.float64)
+    C, F = mf.init_factors(4, 3, 2, seed=seed + 10, dtype=torch.float64)
+    C, F = C.detach(), F.detach()
+    top = torch.linalg.eigvalsh(_hessian(D, C, F)).max().item()
+    assert mf.curvature(D, C, F) == pytest.approx(top, rel=1e-6)
+    assert mf.max_stable_lr(D, C, F) == pytest.approx(2 / top, rel=1e-6)
+
+
+def test_curvature_with_eigenvalues_of_opposite_sign():
+    # loss (c f - 10)^2 at c = f = 0.1: Hessian [[0.02, -19.96], [-19.96, 0.02]],
+    # eigenvalues 19.98 and -19.94, nearly equal in size
+    D, C, F = torch.tensor([[10.0]]), torch.tensor([[0.1]]), torch.tensor([[0.1]])
+    top = torch.linalg.eigvalsh(_hessian(D.double(), C.double(), F.double())).max().item()
+    assert mf.curvature(D, C, F) == pytest.approx(top, rel=1e-6)
+
+
+def test_a_step_above_the_bound_diverges_and_the_suggestion_converges():
+    D, C, F = mf.example_problem()
+    bound = mf.max_stable_lr(D, C, F)
+    good = mf.train(D, C, F, lr=mf.suggest_lr(D, C, F), n_iterations=2000, method="analytic")
+    assert not good.diverged and good.final_loss < 1e-6
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        bad = mf.train(D, C, F, lr=4 * bound, n_iterations=2000, method="analytic")
+    assert bad.diverged
+
+
+def test_suggest_lr_with_mask():
+    D = mf.make_target(6, 6, 2, seed=0)
+    C, F = mf.init_factors(6, 6, 2, seed=1)
+    mask = torch.rand(6, 6, generator=torch.Generator().manual_seed(0)) < 0.5
+    assert mf.suggest_lr(D, C, F, mask=mask) > 0
+
+
+def test_large_problem_power_iteration_matches_the_exact_hessian():
+    # 25 x 20 with k = 10: 450 unknowns, beyond the exact branch
+    D = mf.make_target(25, 20, 4, seed=3, dtype=torch.float64)
+    C, F = mf.init_factors(25, 20, 10, seed=4, dtype=torch.float64)
+    C, F = C.detach(), F.detach()
+    top = torch.linalg.eigvalsh(_hessian(D, C, F)).max().item()
+    assert mf.curvature(D, C, F) == pytest.approx(top, rel=1e-3)
+    assert mf.curvature(D, C, F) <= top * (1 + 1e-9)

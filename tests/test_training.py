@@ -1,0 +1,164 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import mfgd_helpers as mf
+
+
+@pytest.fixture
+def problem():
+    D = mf.make_target(5, 4, 2, seed=0)
+    C, F = mf.init_factors(5, 4, 2, seed=1)
+    return D, C, F
+
+
+# --- gradient_step -----------------------------------------------------------
+
+def test_gradient_step_is_the_manual_update():
+    D, C, F = mf.example_problem()
+    mf.criterion(D, C @ F).backward()
+    expected_C = C.detach() - 0.01 * C.grad
+    expected_F = F.detach() - 0.01 * F.grad
+    mf.gradient_step(C, F, 0.01)
+    assert torch.equal(C.detach(), expected_C) and torch.equal(F.detach(), expected_F)
+    assert torch.count_nonzero(C.grad) == 0 and torch.count_nonzero(F.grad) == 0
+    assert C.is_leaf and F.is_leaf
+
+
+def test_gradient_step_before_backward_is_a_clear_error():
+    _, C, F = mf.example_problem()
+    with pytest.raises(RuntimeError, match=r"C.grad is None: .*call loss.backward\(\)"):
+        mf.gradient_step(C, F, 0.01)
+
+
+def test_gradient_step_needs_requires_grad():
+    with pytest.raises(TypeError, match="C must be a tensor with requires_grad=True"):
+        mf.gradient_step(torch.ones(2, 1), torch.ones(1, 2), 0.1)
+
+
+# --- train -------------------------------------------------------------------
+
+def test_train_works_from_fresh_factors_and_leaves_them_untouched(problem):
+    D, C, F = problem
+    C0, F0 = C.detach().clone(), F.detach().clone()
+    result = mf.train(D, C, F, lr=0.05, n_iterations=50)
+    assert C.grad is None and F.grad is None
+    assert torch.equal(C.detach(), C0) and torch.equal(F.detach(), F0)
+    assert result.C is not C and len(result.losses) == 50
+
+
+def test_losses_are_recorded_before_each_update(problem):
+    D, C, F = problem
+    result = mf.train(D, C, F, lr=0.05, n_iterations=3)
+    assert result.losses[0] == pytest.approx(mf.criterion(D, C @ F).item(), rel=1e-6)
+    one = mf.train(D, C, F, lr=0.05, n_iterations=1)
+    assert result.losses[1] == pytest.approx(one.final_loss, rel=1e-6)
+    assert result.final_loss == pytest.approx(mf.criterion(D, result.D_hat).item(), rel=1e-6)
+
+
+def test_zero_iterations(problem):
+    D, C, F = problem
+    result = mf.train(D, C, F, lr=0.05, n_iterations=0)
+    assert result.losses == [] and torch.equal(result.C.detach(), C.detach())
+
+
+@pytest.mark.parametrize("mask", [False, True])
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+def test_both_paths_agree(problem, mask, l2):
+    D, C, F = problem
+    m = (torch.rand(5, 4, generator=torch.Generator().manual_seed(2)) < 0.6) if mask else None
+    a = mf.train(D, C, F, lr=0.03, n_iterations=300, mask=m, l2=l2, method="autograd")
+    b = mf.train(D, C, F, lr=0.03, n_iterations=300, mask=m, l2=l2, method="analytic")
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
+    torch.testing.assert_close(a.C, b.C, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a.F, b.F, rtol=1e-4, atol=1e-5)
+
+
+def test_the_loss_decreases_and_approaches_the_optimum():
+    D = mf.make_target(8, 6, 3, seed=5) + 0.05 * torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
+    C, F = mf.init_factors(8, 6, 2, seed=6)
+    result = mf.train(D, C, F, lr=mf.suggest_lr(D, C, F), n_iterations=3000, method="analytic")
+    floor = mf.best_rank_k_loss(D, 2)
+    assert floor > 0.01
+    assert result.losses[0] > result.losses[100] > result.final_loss
+    assert floor <= result.final_loss < floor * 1.01
+
+
+def test_callback_and_verbose_print_the_source_table(problem, capsys):
+    D, C, F = problem
+    seen = []
+    mf.train(D, C, F, lr=0.01, n_iterations=2500, method="analytic",
+             callback=lambda i, loss: seen.append(i), log_every=1000)
+    assert seen == [1, 1000, 2000]
+    mf.train(D, C, F, lr=0.01, n_iterations=1000, verbose=True, log_every=500)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" . ")[0] for line in lines] == ["Iteration n. 1", "Iteration n. 500", "Iteration n. 1000"]
+    assert all(line.startswith("Iteration n. ") and len(line.split("Loss: ")[1]) == 6 for line in lines)
+
+
+@pytest.mark.parametrize("method", ["autograd", "analytic"])
+def test_divergence_stops_warns_and_never_records_nan(problem, method):
+    D, C, F = problem
+    with pytest.warns(RuntimeWarning, match=r"diverged at iteration (\d+).*lr=5.*Try lr=0.5 or smaller"):
+        result = mf.train(D, C, F, lr=5.0, n_iterations=1000, method=method)
+    assert result.diverged and result.diverged_at is not None
+    assert len(result.losses) == result.diverged_at - 1 < 1000
+    assert all(math.isfinite(v) for v in result.losses)
+    assert "diverged at iteration" in repr(result)
+
+
+def test_stable_run_does_not_warn(problem):
+    D, C, F = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = mf.train(D, C, F, lr=0.01, n_iterations=100)
+    assert not result.diverged and result.diverged_at is None
+
+
+def test_accepts_numpy_and_converts_factors_to_D_dtype(problem):
+    D, C, F = problem
+    result = mf.train(D.double().numpy(), C.detach().numpy(), F.detach().numpy(),
+                      lr=0.05, n_iterations=10, method="analytic")
+    assert result.C.dtype == torch.float64
+
+
+def test_repr_is_short(problem):
+    D, C, F = problem
+    text = repr(mf.train(D, C, F, lr=0.05, n_iterations=10))
+    assert text.startswith("TrainResult(method='autograd', lr=0.05, iterations=10/10, final_loss=")
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(lr=0.0), ValueError, r"lr == 0.0, must be > 0"),
+        (dict(lr=float("nan")), ValueError, r"lr == nan"),
+        (dict(n_iterations=-1), ValueError, r"n_iterations == -1, must be an integer >= 0"),
+        (dict(n_iterations=10.0), TypeError, r"n_iterations == 10.0 \(float\)"),
+        (dict(method="adam"), ValueError, r"method == 'adam', must be one of \('autograd', 'analytic'\)"),
+        (dict(log_every=0), ValueError, r"log_every == 0"),
+        (dict(l2=-1.0), ValueError, r"l2 == -1.0, must be a finite number >= 0"),
+        (dict(callback=3), TypeError, r"callback == 3 is not callable"),
+        (dict(mask=torch.ones(5, 4)), TypeError, r"mask has dtype torch.float32, must be boolean"),
+    ],
+)
+def test_bad_arguments(problem, kwargs, error, match):
+    D, C, F = problem
+    args = dict(lr=0.01, n_iterations=5) | kwargs
+    with pytest.raises(error, match=match):
+        mf.train(D, C, F, **args)
+
+
+def test_bad_matrices(problem):
+    D, C, F = problem
+    with pytest.raises(ValueError, match=r"D contains 1 NaN"):
+        bad = D.clone()
+        bad[1, 1] = float("nan")
+        mf.train(bad, C, F, lr=0.01, n_iterations=5)
+    with pytest.raises(ValueError, match=r"D must be 2-D"):
+        mf.train(D.flatten(), C, F, lr=0.01, n_iterations=5)
+    with pytest.raises(ValueError, match=r"C must have n == 5 rows"):
+        mf.train(D, C[:3], F, lr=0.01, n_iterations=5)
