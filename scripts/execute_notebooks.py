@@ -2,8 +2,9 @@
 
     python scripts/execute_notebooks.py notebooks/*.ipynb
 
-Each notebook runs top to bottom in a fresh ``python3`` kernel started in the
-notebook's folder. Its outputs are written back with normalized metadata only
+Each notebook runs top to bottom in a fresh kernel of this Python (the one
+running the script, so the pinned environment) started in the notebook's
+folder. Its outputs are written back with normalized metadata only
 when every cell succeeded and no output is on stderr; otherwise the file on
 disk is left untouched and the command exits 1 naming the notebook and the
 cell. The write goes to a temporary file that replaces the notebook at once,
@@ -27,7 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import ipykernel.kernelspec
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -86,12 +90,23 @@ def finish(nb) -> None:
     nb.metadata["language_info"] = {"name": "python"}
 
 
+class ThisPythonKernels(KernelSpecManager):
+    """Resolve "python3" to this interpreter, whatever kernelspecs are installed."""
+
+    def get_kernel_spec(self, kernel_name):
+        if kernel_name == "python3":
+            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                          **ipykernel.kernelspec.get_kernel_dict())
+        return super().get_kernel_spec(kernel_name)
+
+
 def execute(path: Path, timeout: int) -> float:
     """Run one notebook and store it; return seconds. Raises SystemExit on failure."""
     nb = nbformat.read(path, as_version=4)
     prepare(nb)
+    km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPythonKernels())
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3",
+        nb, km=km, timeout=timeout, kernel_name="python3",
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,
     )
