@@ -73,7 +73,7 @@ def check_lr(lr) -> float:
         raise ValueError(
             f"lr == {lr}, must be > 0 and finite. "
             "Pass a small positive float such as lr=0.01 "
-            "(mf.suggest_lr gives the largest stable one)."
+            "(mf.suggest_lr gives a safe one, mf.max_stable_lr the largest stable one)."
         )
     return lr
 
