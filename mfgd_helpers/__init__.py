@@ -10,7 +10,7 @@ from .gradients import analytic_gradients
 from .graph import describe_graph, graph_edges
 from .loss import criterion
 from .optimum import best_rank_k_loss, truncated_svd
-from .plots import plot_loss, plot_matrices
+from .plots import plot_graph, plot_loss, plot_matrices
 from .step_size import curvature, max_stable_lr, suggest_lr
 from .training import TrainResult, gradient_step, print_progress, train
 
@@ -28,6 +28,7 @@ __all__ = [
     "init_factors",
     "make_target",
     "max_stable_lr",
+    "plot_graph",
     "plot_loss",
     "plot_matrices",
     "print_progress",
