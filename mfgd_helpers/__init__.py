@@ -8,6 +8,7 @@ widget is made).
 from .data import as_generator, example_problem, init_factors, make_target
 from .gradients import analytic_gradients
 from .graph import describe_graph, graph_edges
+from .images import load_sample_image, random_mask
 from .loss import criterion
 from .optimum import best_rank_k_loss, truncated_svd
 from .plots import plot_graph, plot_loss, plot_matrices
@@ -26,12 +27,14 @@ __all__ = [
     "gradient_step",
     "graph_edges",
     "init_factors",
+    "load_sample_image",
     "make_target",
     "max_stable_lr",
     "plot_graph",
     "plot_loss",
     "plot_matrices",
     "print_progress",
+    "random_mask",
     "suggest_lr",
     "train",
     "truncated_svd",

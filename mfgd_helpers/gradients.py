@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .validation import as_matrix, check_factors, check_mask
+from .validation import as_matrix, check_factors, check_target
 
 __all__ = ["analytic_gradients"]
 
@@ -26,6 +26,7 @@ def analytic_gradients(D, C, F, mask=None):
     C : (n, k) tensor or array
     F : (k, m) tensor or array
     mask : (n, m) bool tensor, optional; True marks an observed entry.
+        Hidden entries of D may hold anything, NaN included.
 
     Returns
     -------
@@ -42,11 +43,10 @@ def analytic_gradients(D, C, F, mask=None):
     >>> dF
     tensor([[-4., -4.]])
     """
-    D = as_matrix(D, "D")
+    D, mask = check_target(D, mask)
     C = as_matrix(C, "C", dtype=D.dtype)
     F = as_matrix(F, "F", dtype=D.dtype)
     check_factors(D, C, F)
-    mask = check_mask(mask, D.shape)
     with torch.no_grad():
         R = C @ F - D
         if mask is not None:

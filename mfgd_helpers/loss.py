@@ -30,7 +30,8 @@ def criterion(A, B, mask=None) -> torch.Tensor:
     A, B : Tensor or array of the same shape
         Typically the target D and the product D_hat = C @ F.
     mask : bool Tensor of the same shape, optional
-        True marks an observed entry; only those are summed.
+        True marks an observed entry; only those are summed, so hidden
+        entries may hold anything (NaN included).
 
     Returns
     -------
@@ -59,4 +60,5 @@ def criterion(A, B, mask=None) -> torch.Tensor:
     if mask is None:
         return torch.sum((A - B) ** 2)
     mask = check_mask(mask, A.shape)
-    return torch.sum(((A - B) * mask) ** 2)
+    # where(), not a product: a NaN placeholder at a hidden entry must not leak
+    return torch.sum(torch.where(mask, A - B, torch.zeros((), dtype=A.dtype)) ** 2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .validation import as_matrix, check_factors, check_mask
+from .validation import as_matrix, check_factors, check_target
 
 __all__ = ["curvature", "max_stable_lr", "suggest_lr"]
 
@@ -36,11 +36,11 @@ def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
     >>> round(curvature(D, C, F), 6)   # loss (cf - 1)^2 at c = f = 1
     4.0
     """
-    D = as_matrix(D, "D", dtype=torch.float64).detach()
+    D, mask = check_target(D, mask, dtype=torch.float64)
+    D = D.detach()
     C = as_matrix(C, "C", dtype=torch.float64).detach()
     F = as_matrix(F, "F", dtype=torch.float64).detach()
     check_factors(D, C, F)
-    mask = check_mask(mask, D.shape)
     R = C @ F - D
     if mask is not None:
         R = R * mask
@@ -96,7 +96,7 @@ def suggest_lr(D, C, F, *, mask=None) -> float:
 
     The curvature is taken as the larger of its value at the start and the
     value expected at a balanced solution (4 σ₁(D), since there C Cᵀ and FᵀF
-    both carry σ₁), because the factors grow or shrink while training. Half
+    both carry σ₁; with a mask, σ₁ of D with its hidden entries set to 0), because the factors grow or shrink while training. Half
     the largest stable step at both places, so the run neither diverges nor
     crawls.
 
@@ -108,7 +108,7 @@ def suggest_lr(D, C, F, *, mask=None) -> float:
     >>> 0.001 < lr < max_stable_lr(D, C, F)
     True
     """
-    D64 = as_matrix(D, "D", dtype=torch.float64).detach()
+    D64, _ = check_target(D, mask, dtype=torch.float64)  # hidden entries -> 0
     lam = curvature(D, C, F, mask=mask)
-    sigma1 = float(torch.linalg.matrix_norm(D64, ord=2))
+    sigma1 = float(torch.linalg.matrix_norm(D64.detach(), ord=2))
     return 1.0 / max(lam, 4.0 * sigma1, 1e-12)

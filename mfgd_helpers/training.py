@@ -15,8 +15,8 @@ from .validation import (
     check_dim,
     check_factors,
     check_lr,
-    check_mask,
     check_n_iterations,
+    check_target,
 )
 
 __all__ = ["TrainResult", "gradient_step", "print_progress", "train"]
@@ -163,32 +163,59 @@ def _loop_autograd(D, C, F, lr, n_iterations, mask, l2, on_loss):
 def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
     """The fast path: hand-derived gradients, in-place updates, no graph.
 
-    Per iteration: R = C F - D; loss = <R, R>; C -= 2 lr R Fᵀ; F -= 2 lr Cᵀ R
-    (with the old C), all into preallocated buffers. With the L2 penalty
-    l2 (|C|² + |F|²) the factors also shrink by (1 - 2 lr l2) each step.
+    Per iteration five tensor operations, all into buffers allocated once:
+    R = C F - D (one ``addmm``); loss = <R, R>; gF = Cᵀ R; C -= 2 lr R Fᵀ
+    (one ``addmm_``, with the old F); F -= 2 lr gF (with the old C, hence the
+    buffer). With the L2 penalty l2 (|C|² + |F|²) the factors also shrink by
+    (1 - 2 lr l2) each step.
+
+    ``inference_mode`` skips the bookkeeping that ``no_grad`` still does for
+    every operation (``on_loss``, and so the callback, runs inside it). The loss is summed in pieces of 65536 entries, each a
+    float32 dot product, the total in double: one dot product over millions
+    of entries loses digits (1e-5 relative at 2000 x 2000), the pieces stay
+    near 1e-7 like ``torch.sum``. C and F are trained as working copies in
+    the memory layout that is fastest here, written back into C and F at the
+    end (also after a divergence).
     """
-    R = torch.empty_like(D)
-    r, c, f = R.view(-1), C.view(-1), F.view(-1)
-    gF = torch.empty_like(F)
-    Ct, Ft = C.t(), F.t()
+    # C is trained in column-major order (C_work.t() is contiguous): the products
+    # that read and update it then run up to 1.5 times faster (MKL, 1000 x 1000).
+    C_work, F_work = C.t().contiguous().t(), F.contiguous()  # copies unless already so
+    R = torch.empty(D.shape, dtype=D.dtype, device=D.device)  # contiguous, whatever D is
+    gF = torch.empty(F.shape, dtype=F.dtype, device=F.device)
+    r = R.view(-1)
+    pieces = r.split(1 << 16) if r.numel() > 1 << 16 else None  # None: one dot product
+    c, f = C_work.t().view(-1).split(1 << 16), F_work.view(-1).split(1 << 16)
+    Ct, Ft = C_work.t(), F_work.t()
     step = -2.0 * lr
     shrink = 1.0 - 2.0 * lr * l2
-    for i in range(n_iterations):
-        torch.addmm(D, C, F, beta=-1, out=R)
-        if mask is not None:
-            R.mul_(mask)
-        loss = torch.dot(r, r).item()
-        if l2:
-            loss += l2 * (torch.dot(c, c).item() + torch.dot(f, f).item())
-        if on_loss(i, loss):
-            return
-        torch.mm(Ct, R, out=gF)
-        if l2:
-            C.addmm_(R, Ft, beta=shrink, alpha=step)
-            F.mul_(shrink).add_(gF, alpha=step)
-        else:
-            C.addmm_(R, Ft, alpha=step)
-            F.add_(gF, alpha=step)
+
+    def sum_of_squares(pieces) -> float:
+        total = 0.0
+        for piece in pieces:
+            total += piece.dot(piece).item()
+        return total
+
+    try:
+        with torch.inference_mode():
+            for i in range(n_iterations):
+                torch.addmm(D, C_work, F_work, beta=-1, out=R)
+                if mask is not None:
+                    R.mul_(mask)
+                loss = r.dot(r).item() if pieces is None else sum_of_squares(pieces)
+                if l2:
+                    loss += l2 * (sum_of_squares(c) + sum_of_squares(f))
+                if on_loss(i, loss):
+                    return
+                torch.mm(Ct, R, out=gF)
+                C_work.addmm_(R, Ft, beta=shrink, alpha=step)
+                if l2:
+                    F_work.mul_(shrink)
+                F_work.add_(gF, alpha=step)
+    finally:
+        if C_work is not C:
+            C.copy_(C_work)
+        if F_work is not F:
+            F.copy_(F_work)
 
 
 def train(
@@ -213,7 +240,8 @@ def train(
     Parameters
     ----------
     D : (n, m) tensor or array
-        The target. Must be finite.
+        The target. Must be finite where observed (hidden entries, with a
+        mask, may hold anything, NaN included).
     C, F : (n, k) and (k, m) tensors or arrays
         The starting factors; converted to D's dtype. A ``.grad`` of None is
         fine (fresh tensors).
@@ -269,11 +297,11 @@ def train(
     lr = check_lr(lr)
     n_iterations = check_n_iterations(n_iterations)
     log_every = check_dim(log_every, "log_every")
-    D = as_matrix(D, "D").detach()
+    D, mask = check_target(D, mask)
+    D = D.detach()
     C = as_matrix(C, "C", dtype=D.dtype)
     F = as_matrix(F, "F", dtype=D.dtype)
     check_factors(D, C, F)
-    mask = check_mask(mask, D.shape)
     if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not math.isfinite(l2) or l2 < 0:
         raise ValueError(
             f"l2 == {l2!r}, must be a finite number >= 0. Pass l2=0 for no "

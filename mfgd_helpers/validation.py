@@ -18,6 +18,7 @@ __all__ = [
     "check_lr",
     "check_mask",
     "check_n_iterations",
+    "check_target",
 ]
 
 
@@ -78,12 +79,14 @@ def check_lr(lr) -> float:
     return lr
 
 
-def as_matrix(x, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor:
+def as_matrix(x, name: str, *, dtype: torch.dtype | None = None,
+              finite: bool = True) -> torch.Tensor:
     """Return ``x`` as a finite 2-D floating-point tensor.
 
     Accepts tensors, numpy arrays and nested lists. Integer input becomes
     float32; a floating tensor keeps its dtype (and its autograd history)
-    unless ``dtype`` is given.
+    unless ``dtype`` is given. ``finite=False`` skips the NaN/inf check (for a
+    target whose missing entries are masked, see ``check_target``).
 
     Examples
     --------
@@ -121,17 +124,48 @@ def as_matrix(x, name: str, *, dtype: torch.dtype | None = None) -> torch.Tensor
         raise ValueError(
             f"{name} is empty (shape {tuple(x.shape)}); every dimension must be >= 1."
         )
-    with torch.no_grad():
-        finite = torch.isfinite(x)
-        if not bool(finite.all()):
-            bad = int((~finite).sum())
-            i, j = (int(v) for v in (~finite).nonzero()[0])
-            raise ValueError(
-                f"{name} contains {bad} NaN or inf value(s), the first at "
-                f"[{i}, {j}] == {x[i, j].item()}. Remove or replace them "
-                "(for missing entries pass a mask instead)."
-            )
+    if finite:
+        _check_finite(x, name)
     return x
+
+
+def _check_finite(x: torch.Tensor, name: str, where: torch.Tensor | None = None) -> None:
+    with torch.no_grad():
+        bad_entries = ~torch.isfinite(x)
+        if where is not None:
+            bad_entries &= where
+        if bool(bad_entries.any()):
+            bad = int(bad_entries.sum())
+            i, j = (int(v) for v in bad_entries.nonzero()[0])
+            scope = "observed " if where is not None else ""
+            hint = ("mark it unobserved (False) in the mask or replace it" if where is not None
+                    else "remove or replace them (for missing entries pass a mask instead)")
+            raise ValueError(
+                f"{name} contains {bad} {scope}NaN or inf value(s), the first at "
+                f"[{i}, {j}] == {x[i, j].item()}. To fix it, {hint}."
+            )
+
+
+def check_target(D, mask=None, *, dtype: torch.dtype | None = None):
+    """Return ``(D, mask)`` checked together; hidden entries of D become 0.
+
+    Without a mask D must be finite. With a mask only the observed entries
+    must be: a hidden entry may hold anything (NaN is a common placeholder),
+    and is replaced by 0 so that no NaN can leak into a loss or gradient.
+
+    Examples
+    --------
+    >>> import torch
+    >>> D = torch.tensor([[1.0, float("nan")]])
+    >>> check_target(D, torch.tensor([[True, False]]))
+    (tensor([[1., 0.]]), tensor([[ True, False]]))
+    """
+    D = as_matrix(D, "D", dtype=dtype, finite=mask is None)
+    mask = check_mask(mask, D.shape)
+    if mask is not None:
+        _check_finite(D, "D", where=mask)
+        D = torch.where(mask, D, torch.zeros((), dtype=D.dtype))
+    return D, mask
 
 
 def check_factors(D: torch.Tensor, C: torch.Tensor, F: torch.Tensor) -> None:

@@ -162,3 +162,22 @@ def test_bad_matrices(problem):
         mf.train(D.flatten(), C, F, lr=0.01, n_iterations=5)
     with pytest.raises(ValueError, match=r"C must have n == 5 rows"):
         mf.train(D, C[:3], F, lr=0.01, n_iterations=5)
+
+
+def test_hidden_entries_may_hold_nan_but_observed_ones_may_not(problem):
+    D, C, F = problem
+    mask = torch.ones(5, 4, dtype=torch.bool)
+    mask[0, 1] = mask[3, 2] = False
+    placeholder = D.clone()
+    placeholder[~mask] = float("nan")
+    for method in ("autograd", "analytic"):
+        a = mf.train(placeholder, C, F, lr=0.03, n_iterations=50, mask=mask, method=method)
+        b = mf.train(D, C, F, lr=0.03, n_iterations=50, mask=mask, method=method)
+        assert a.losses == b.losses and not a.diverged
+    assert mf.suggest_lr(placeholder, C, F, mask=mask) == mf.suggest_lr(D * mask, C, F, mask=mask)
+    assert mf.criterion(placeholder, C @ F, mask=mask).isfinite()
+    dC, dF = mf.analytic_gradients(placeholder, C, F, mask=mask)
+    assert dC.isfinite().all() and dF.isfinite().all()
+    mask[0, 1] = True
+    with pytest.raises(ValueError, match=r"D contains 1 observed NaN or inf value\(s\), the first at \[0, 1\].*mark it unobserved"):
+        mf.train(placeholder, C, F, lr=0.03, n_iterations=5, mask=mask)
