@@ -11,11 +11,16 @@ from .graph import describe_graph, graph_edges
 from .images import load_sample_image, random_mask
 from .loss import criterion
 from .optimum import best_rank_k_loss, truncated_svd
+from .playground_logic import PlaygroundFigure, PlaygroundSettings, PlaygroundView, playground_view
 from .plots import plot_graph, plot_loss, plot_matrices
 from .step_size import curvature, max_stable_lr, suggest_lr
 from .training import TrainResult, gradient_step, print_progress, train
+from .widgets import playground
 
 __all__ = [
+    "PlaygroundFigure",
+    "PlaygroundSettings",
+    "PlaygroundView",
     "TrainResult",
     "analytic_gradients",
     "as_generator",
@@ -30,6 +35,8 @@ __all__ = [
     "load_sample_image",
     "make_target",
     "max_stable_lr",
+    "playground",
+    "playground_view",
     "plot_graph",
     "plot_loss",
     "plot_matrices",
