@@ -10,7 +10,6 @@ computed and tested without a browser. matplotlib is imported on first use.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import math
@@ -24,6 +23,7 @@ import torch
 from .data import as_generator, example_problem, init_factors, make_target
 from .optimum import best_rank_k_loss
 from .step_size import max_stable_lr, suggest_lr
+from .threads import one_thread_if_small
 from .training import TrainResult, train
 from .validation import check_dim, check_lr
 
@@ -164,25 +164,6 @@ def _problem(target: str, n: int, m: int, rank: int, k: int, seed: int) -> _Prob
     # place where suggest_lr takes half of it), so never above max_stable_lr
     stable = min(max_stable_lr(D, C, F), 2.0 * suggested)
     return _Problem(D, C, F, best_rank_k_loss(D, k), stable, suggested)
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """Run torch on one thread, then restore the caller's setting.
-
-    The playground's matrices are at most 50x50: one thread is fastest there,
-    and on a busy machine extra threads waiting for each other can make the
-    same work ten times slower.
-    """
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fmt(x: float) -> str:
@@ -369,7 +350,7 @@ def playground_view(settings: PlaygroundSettings,
     if progress is not None:
         def callback(iteration, loss):
             progress(iteration, total)
-    with _one_thread(), warnings.catch_warnings():
+    with one_thread_if_small(s.n * s.m), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Training diverged", category=RuntimeWarning)
         problem = _problem(s.target, s.n, s.m, s.rank, s.k, s.seed)
         result = train(problem.D, problem.C, problem.F, lr=s.lr, n_iterations=total,

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from .threads import one_thread_if_small
 from .validation import as_matrix, check_factors, check_target
 
 __all__ = ["curvature", "max_stable_lr", "suggest_lr"]
+
+EXACT_LIMIT = 400  # unknowns k(n + m) up to which the full Hessian is built
 
 
 def _hvp(R, C, F, V, W, mask):
@@ -44,9 +47,13 @@ def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
     R = C @ F - D
     if mask is not None:
         R = R * mask
-    nC, dim = C.numel(), C.numel() + F.numel()
+    with one_thread_if_small(D.numel()):
+        return _top_eigenvalue(R, C, F, mask, n_iter)
 
-    if dim <= 400:
+
+def _top_eigenvalue(R, C, F, mask, n_iter):
+    nC, dim = C.numel(), C.numel() + F.numel()
+    if dim <= EXACT_LIMIT:
         H = torch.empty(dim, dim, dtype=torch.float64)
         basis = torch.eye(dim, dtype=torch.float64)
         for j in range(dim):

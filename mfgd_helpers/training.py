@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import torch
 
+from .threads import one_thread_if_small
 from .validation import (
     as_matrix,
     check_dim,
@@ -335,11 +336,8 @@ def train(
 
     loop = _loop_autograd if method == "autograd" else _loop_analytic
     start = time.perf_counter()
-    if method == "autograd":
+    with one_thread_if_small(D.numel()):
         loop(D, C, F, lr, n_iterations, mask, l2, on_loss)
-    else:
-        with torch.no_grad():
-            loop(D, C, F, lr, n_iterations, mask, l2, on_loss)
     seconds = time.perf_counter() - start
 
     with torch.no_grad():
