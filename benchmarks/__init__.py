@@ -1,0 +1,1 @@
+"""The benchmarks behind `make bench`: see README.md, run them with benchmarks/run.py."""
