@@ -263,7 +263,8 @@ def train(
     callback : callable(iteration, loss), optional
         Called at iteration 1 and every ``log_every`` iterations with the
         1-based iteration number and the loss before that update.
-        ``mf.print_progress`` prints the original notebook's table.
+        ``mf.print_progress`` prints the original notebook's table. On the
+        fast path it runs under ``torch.inference_mode()``.
     log_every : int >= 1
         How often ``callback`` is called.
     verbose : bool
@@ -294,6 +295,12 @@ def train(
         raise ValueError(
             f"method == {method!r}, must be one of {METHODS}: 'autograd' for the "
             "teaching loop, 'analytic' for the fast path."
+        )
+    if method == "autograd" and torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "method='autograd' needs autograd, which torch.inference_mode() turns "
+            "off. Call train outside the inference_mode block, or use "
+            "method='analytic'."
         )
     lr = check_lr(lr)
     n_iterations = check_n_iterations(n_iterations)

@@ -100,6 +100,12 @@ class ThisPythonKernels(KernelSpecManager):
         return super().get_kernel_spec(kernel_name)
 
 
+def _shutdown(km: KernelManager) -> None:
+    """Stop the kernel: nbclient leaves a kernel manager it was given running."""
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)
+
+
 def execute(path: Path, timeout: int) -> float:
     """Run one notebook and store it; return seconds. Raises SystemExit on failure."""
     nb = nbformat.read(path, as_version=4)
@@ -114,6 +120,7 @@ def execute(path: Path, timeout: int) -> float:
     try:
         client.execute()
     except CellExecutionError as exc:
+        _shutdown(km)
         failing = next((i for i, c in enumerate(nb.cells)
                         if c.cell_type == "code"
                         and any(o.output_type == "error" for o in c.get("outputs", []))),
@@ -122,6 +129,7 @@ def execute(path: Path, timeout: int) -> float:
         raise SystemExit(f"{path}: cell {failing} failed; the notebook was left unchanged.\n"
                          + "\n".join(first[-6:]))
     seconds = time.perf_counter() - start
+    _shutdown(km)
     problems = check_outputs(nb, path)
     if problems:
         raise SystemExit("\n".join(problems) + f"\n{path} was left unchanged.")

@@ -181,3 +181,24 @@ def test_hidden_entries_may_hold_nan_but_observed_ones_may_not(problem):
     mask[0, 1] = True
     with pytest.raises(ValueError, match=r"D contains 1 observed NaN or inf value\(s\), the first at \[0, 1\].*mark it unobserved"):
         mf.train(placeholder, C, F, lr=0.03, n_iterations=5, mask=mask)
+
+
+@pytest.mark.parametrize("method", ["autograd", "analytic"])
+def test_transposed_and_fortran_ordered_inputs(problem, method):
+    D, C, F = problem
+    reference = mf.train(D, C, F, lr=0.03, n_iterations=20, method="autograd")
+    Ft = F.detach().T.contiguous().T          # same values, column-major
+    Dt = D.T.contiguous().T
+    result = mf.train(Dt, C, Ft, lr=0.03, n_iterations=20, method=method)
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=1e-5)
+    fortran = np.asfortranarray(D.numpy())
+    result = mf.train(fortran, C, F, lr=0.03, n_iterations=20, method=method)
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=1e-5)
+
+
+def test_autograd_inside_inference_mode_is_a_clear_error(problem):
+    D, C, F = problem
+    with torch.inference_mode():
+        with pytest.raises(RuntimeError, match=r"method='autograd' needs autograd.*inference_mode"):
+            mf.train(D, C, F, lr=0.03, n_iterations=2)
+        assert not mf.train(D, C, F, lr=0.03, n_iterations=2, method="analytic").diverged
