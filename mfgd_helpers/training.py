@@ -171,10 +171,12 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
     (1 - 2 lr l2) each step.
 
     ``inference_mode`` skips the bookkeeping that ``no_grad`` still does for
-    every operation (``on_loss``, and so the callback, runs inside it). The loss is summed in pieces of 65536 entries, each a
-    float32 dot product, the total in double: one dot product over millions
-    of entries loses digits (1e-5 relative at 2000 x 2000), the pieces stay
-    near 1e-7 like ``torch.sum``. C and F are trained as working copies in
+    every operation (``on_loss``, and so the callback, runs inside it).
+
+    The loss is summed in pieces of 65536 entries, each a float32 dot
+    product, the total in double: one dot product over millions of entries
+    loses digits (1e-5 relative at 2000 x 2000), the pieces stay near 1e-7
+    like ``torch.sum``. C and F are trained as working copies in
     the memory layout that is fastest here, written back into C and F at the
     end (also after a divergence).
     """
