@@ -51,7 +51,7 @@ def test_suggest_lr_with_mask():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_power_iteration_branch_matches_the_exact_hessian(monkeypatch, seed):
+def test_lanczos_branch_matches_the_exact_hessian(monkeypatch, seed):
     # force the branch used for large problems onto small ones, where the
     # exact Hessian is cheap to build with autograd
     monkeypatch.setattr(step_size, "EXACT_LIMIT", 0)
@@ -60,11 +60,44 @@ def test_power_iteration_branch_matches_the_exact_hessian(monkeypatch, seed):
     C, F = C.detach(), F.detach()
     top = torch.linalg.eigvalsh(_hessian(D, C, F)).max().item()
     estimate = mf.curvature(D, C, F)
-    assert estimate == pytest.approx(top, rel=1e-4)
-    assert estimate <= top * (1 + 1e-9)  # a Rayleigh quotient never overshoots
+    assert estimate == pytest.approx(top, rel=1e-8)
+    assert estimate <= top * (1 + 1e-12)  # a Ritz value never overshoots
 
 
-def test_power_iteration_with_eigenvalues_of_opposite_sign(monkeypatch):
+def test_lanczos_with_eigenvalues_of_opposite_sign(monkeypatch):
     monkeypatch.setattr(step_size, "EXACT_LIMIT", 0)
     D, C, F = torch.tensor([[10.0]]), torch.tensor([[0.1]]), torch.tensor([[0.1]])
-    assert mf.curvature(D, C, F, n_iter=2000) == pytest.approx(19.98, rel=1e-4)
+    top = torch.linalg.eigvalsh(_hessian(D.double(), C.double(), F.double())).max().item()
+    assert mf.curvature(D, C, F) == pytest.approx(top, rel=1e-9)
+
+
+def test_lanczos_on_a_large_masked_problem_agrees_with_the_full_hessian(monkeypatch):
+    # 30×25 with k = 6: 330 unknowns, above EXACT_LIMIT, so Lanczos runs;
+    # then the same with the limit raised, so the full Hessian is built
+    D = mf.make_target(30, 25, 4, seed=0)
+    C, F = mf.init_factors(30, 25, 6, seed=1)
+    mask = mf.random_mask(D.shape, 0.6, seed=2)
+    lanczos = mf.curvature(D, C, F, mask=mask)
+    monkeypatch.setattr(step_size, "EXACT_LIMIT", 10_000)
+    exact = mf.curvature(D, C, F, mask=mask)
+    assert lanczos == pytest.approx(exact, rel=1e-8)
+
+
+def test_lanczos_stops_early_and_respects_n_iter(monkeypatch):
+    calls = []
+    hvp = step_size._hvp
+    monkeypatch.setattr(step_size, "_hvp", lambda *a: calls.append(1) or hvp(*a))
+    D = mf.make_target(40, 30, 3, seed=0)
+    C, F = mf.init_factors(40, 30, 5, seed=1)
+    mf.curvature(D, C, F)
+    assert 0 < len(calls) < 200          # converged long before the cap
+    calls.clear()
+    mf.curvature(D, C, F, n_iter=5)
+    assert len(calls) == 5
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
+def test_curvature_rejects_a_bad_n_iter(bad):
+    D, C, F = mf.example_problem()
+    with pytest.raises(ValueError, match="n_iter must be a positive integer"):
+        mf.curvature(D, C, F, n_iter=bad)
