@@ -29,8 +29,8 @@ def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
     unknowns) get the eigenvalue of the full Hessian; larger ones the Lanczos
     method, from a fixed random start, with at most ``n_iter`` products. It
     stops when the top Ritz value is within 1e-9 (relative) of an eigenvalue
-    of the Hessian; a Ritz value never exceeds the largest eigenvalue, so
-    this is the largest one, found from below.
+    of the Hessian; from a random start that is the largest one, approached
+    from below (a Ritz value never exceeds it).
 
     Examples
     --------
