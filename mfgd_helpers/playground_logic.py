@@ -197,7 +197,7 @@ class PlaygroundView:
     >>> view.verdict, view.diverged
     ('optimum', False)
     >>> print(view.status(timing=False))
-    final loss 7.485e-10 · best possible 7.47e-10 · gap 1.5e-12 · 2000 iterations · no divergence
+    final loss at the floor (gap below 2.8e-09, float32 rounding) · best possible 7.47e-10 · 2000 iterations · no divergence
     """
 
     settings: PlaygroundSettings
@@ -246,6 +246,26 @@ class PlaygroundView:
             return "falling"
         return "stalled"
 
+    @property
+    def final_loss_text(self) -> str:
+        """The final loss in words that any CPU reproduces.
+
+        A run at the optimum ends within float32 rounding of it, so its last
+        digits are rounding noise: it is shown as the bound ``gap below
+        tolerance``. A bouncing run never settles, and where it stops is
+        chaotic: it is shown by the highest loss of its last iterations.
+        """
+        if self.diverged:
+            return "diverged"
+        verdict = self.verdict
+        if verdict == "optimum":
+            return f"at the floor (gap below {self.tolerance:.2g}, float32 rounding)"
+        if verdict == "bouncing":
+            window = self._window()
+            return (f"never settles (swings up to {max(window):.2g} "
+                    f"in the last {len(window)} iterations)")
+        return _fmt(self.final_loss)
+
     def status(self, *, timing: bool = True) -> str:
         """One line of facts: final loss, best possible, gap, time, divergence."""
         s, r = self.settings, self.result
@@ -255,9 +275,9 @@ class PlaygroundView:
             return (f"DIVERGED at iteration {r.diverged_at} of {s.n_iterations}"
                     f"{time_text} · last finite loss {last} · "
                     f"best possible {_fmt(self.optimum)}")
-        return (f"final loss {_fmt(self.final_loss)} · best possible {_fmt(self.optimum)}"
-                f" · gap {max(self.gap, 0.0):.2g} · {s.n_iterations} iterations{time_text}"
-                " · no divergence")
+        gap = f" · gap {self.gap:.2g}" if self.verdict in ("falling", "stalled") else ""
+        return (f"final loss {self.final_loss_text} · best possible {_fmt(self.optimum)}"
+                f"{gap} · {s.n_iterations} iterations{time_text} · no divergence")
 
     @property
     def advice(self) -> str:

@@ -1,17 +1,22 @@
-"""pyproject.toml, constraints.txt, environment.yml and binder/ must agree.
+"""pyproject.toml, constraints.txt and environment.yml must agree, and the
+package must build cleanly.
 
-A package missing from one of them, a CUDA build of PyTorch, or version
-bounds that the pinned versions do not satisfy all fail here.
+A package missing from one of them, a CUDA build of PyTorch, version bounds
+that the pinned versions do not satisfy, or a Python bound that differs from
+``requires-python`` all fail here. binder/ reads constraints.txt itself
+(tests/test_repo2docker.py checks it).
 """
 
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-tomllib = pytest.importorskip("tomllib")
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,15 +26,19 @@ NOT_IN_CONDA = {
     # `make test` (pip) and skip with a reason elsewhere.
     "playwright",
 }
-CONDA_FILES = ["environment.yml", "binder/environment.yml"]
+CONDA_FILE = "environment.yml"
 
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def project():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
 def pyproject_requirements():
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    meta = project()
     reqs = [Requirement(r) for r in meta["dependencies"]]
     for extra in meta["optional-dependencies"].values():
         reqs += [Requirement(r) for r in extra]
@@ -46,7 +55,7 @@ def pins():
     return found
 
 
-def conda_dependencies(path):
+def conda_dependencies(path=CONDA_FILE):
     env = yaml.safe_load((ROOT / path).read_text())
     deps, pip_section = {}, []
     for dep in env["dependencies"]:
@@ -66,48 +75,69 @@ def test_every_dependency_is_pinned_and_the_pin_fits_pyproject():
             f"constraints.txt pins {name}=={pinned[name]}, outside pyproject's {req.specifier}")
 
 
+def test_every_dependency_has_a_floor():
+    # make test-oldest installs each floor; a requirement without one is untested
+    for name, req in pyproject_requirements().items():
+        assert any(s.operator == ">=" for s in req.specifier), f"{name} has no lower bound"
+
+
 def test_torch_is_pinned_to_the_cpu_release():
     assert pins()["torch"] == "2.13.0"
 
 
-@pytest.mark.parametrize("path", CONDA_FILES)
-def test_conda_files_list_every_package_with_compatible_bounds(path):
-    env, deps, _ = conda_dependencies(path)
+def test_conda_file_lists_every_package_with_the_same_bounds():
+    env, deps, _ = conda_dependencies()
     assert env["channels"][0] == "conda-forge"
     pinned = pins()
     for name, req in pyproject_requirements().items():
         if name in NOT_IN_CONDA:
             continue
         conda = CONDA_NAME.get(name, name)
-        assert conda in deps, f"{conda} (for {name}) is missing from {path}"
-        bound = SpecifierSet(deps[conda]) if deps[conda] else SpecifierSet()
+        assert conda in deps, f"{conda} (for {name}) is missing from {CONDA_FILE}"
+        bound = SpecifierSet(deps[conda])
         assert bound.contains(pinned[name], prereleases=True), (
-            f"{path} asks {conda}{deps[conda]}, which excludes the pinned {name}=={pinned[name]}")
-        if req.specifier:
-            assert str(bound) == str(req.specifier) or not bound, (
-                f"{path} bounds {conda} by {bound}, pyproject.toml by {req.specifier}")
+            f"{CONDA_FILE} asks {conda}{deps[conda]}, which excludes the pinned "
+            f"{name}=={pinned[name]}")
+        assert bound == req.specifier, (
+            f"{CONDA_FILE} bounds {conda} by {bound}, pyproject.toml by {req.specifier}")
 
 
-@pytest.mark.parametrize("path", CONDA_FILES)
-def test_conda_files_never_ask_for_a_cuda_build(path):
-    _, deps, pip_section = conda_dependencies(path)
+def test_conda_python_bound_is_requires_python():
+    _, deps, _ = conda_dependencies()
+    assert SpecifierSet(deps["python"]) == SpecifierSet(project()["requires-python"])
+
+
+def test_conda_file_never_asks_for_a_cuda_build():
+    _, deps, pip_section = conda_dependencies()
     for bad in ("pytorch", "pytorch-gpu", "cudatoolkit", "cuda-version", "torch"):
-        assert bad not in deps, f"{path} lists {bad}: use pytorch-cpu"
-    assert not [p for p in pip_section if re.match(r"^torch\b", p)], f"{path} pip-installs torch"
-
-
-def test_binder_matches_the_top_level_environment():
-    _, top, _ = conda_dependencies("environment.yml")
-    _, binder, binder_pip = conda_dependencies("binder/environment.yml")
-    assert top == binder
-    assert binder_pip == [], "binder/ installs the package in postBuild, not in the pip section"
-
-
-def test_binder_postbuild_installs_the_package_without_dependencies():
-    script = (ROOT / "binder" / "postBuild").read_text()
-    assert "set -euo pipefail" in script
-    assert re.search(r"pip install --no-deps .*-e \.", script)
+        assert bad not in deps, f"{CONDA_FILE} lists {bad}: use pytorch-cpu"
+    assert not [p for p in pip_section if re.match(r"^torch\b", p)], (
+        f"{CONDA_FILE} pip-installs torch")
 
 
 def test_make_uses_the_pins():
     assert "-c constraints.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_license_metadata_is_pep_639():
+    meta = project()
+    assert meta["license"] == "MIT"
+    assert meta["license-files"] == ["LICENSE"]
+    backend = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    (setuptools,) = [Requirement(r) for r in backend if r.startswith("setuptools")]
+    assert setuptools.specifier.contains("77") and not setuptools.specifier.contains("999"), (
+        f"the build backend must be bounded on both sides, got {setuptools}")
+
+
+def test_the_wheel_builds_without_a_deprecation_warning(tmp_path):
+    # pip's isolated build, as `pip install git+...` and Binder run it
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
+         "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300)
+    output = build.stdout + build.stderr
+    assert build.returncode == 0, output[-3000:]
+    warnings = [line for line in output.splitlines() if re.search("deprecat", line, re.I)]
+    assert not warnings, "\n".join(warnings)
+    assert [p.name for p in tmp_path.iterdir()] == [
+        f"mfgd_helpers-{project()['version']}-py3-none-any.whl"]

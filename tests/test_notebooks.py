@@ -6,6 +6,7 @@ what the code produces today; this file checks what nbval does not.
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -24,6 +25,8 @@ SERIES = [
     "07_optimizers.ipynb",
 ]
 LINK = re.compile(r"\]\(([^)\s]+)\)|href=\"([^\"]+)\"")
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+COLAB = re.compile(r"^/github/mfgd/mfgd/blob/([^/]+)/(.+)$")
 
 
 def load(name):
@@ -116,6 +119,13 @@ def _check(link, base: Path, where: str):
             target = unquote(url.query).split("urlpath=")[-1]
             path = re.sub(r"^(lab/tree|voila/render|tree|notebooks)/", "", target)
             assert (ROOT / path).exists(), f"{where}: Binder link to missing {path}"
+        elif url.netloc == "colab.research.google.com":
+            match = COLAB.match(url.path)
+            assert match, f"{where}: Colab link {link} is not /github/mfgd/mfgd/blob/<tag>/<path>"
+            tag, path = match.groups()
+            # the first cell installs the package at v<version>; the notebook must be that one
+            assert tag == f"v{VERSION}", f"{where}: Colab link to {tag}, the package is v{VERSION}"
+            assert (ROOT / unquote(path)).exists(), f"{where}: Colab link to missing {path}"
         return
     if url.scheme or link.startswith("#"):
         return
@@ -126,6 +136,7 @@ def test_links_in_readme_point_to_files():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     links = list(_links(readme))
     assert any("mybinder.org" in link for link in links)
+    assert any("colab.research.google.com" in link for link in links)
     for link in links:
         _check(link, ROOT, "README.md")
 

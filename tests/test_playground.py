@@ -270,3 +270,27 @@ def test_one_thread_while_working_then_restored():
                        progress=lambda done, total: seen.append(torch.get_num_threads()))
     assert set(seen) == {1}
     assert torch.get_num_threads() == before
+
+
+def test_a_run_at_the_optimum_is_shown_as_a_bound_not_as_rounding_noise():
+    view = view_of(lr=0.2)
+    status = view.status(timing=False)
+    assert view.verdict == "optimum"
+    assert f"at the floor (gap below {view.tolerance:.2g}, float32 rounding)" in status
+    # the final loss's own digits (7.47x e-10 in float32) are not printed
+    assert f"{view.final_loss:.4g}" not in status and " gap " not in status.replace("gap below", "")
+
+
+def test_a_bouncing_run_is_shown_by_its_peak_not_by_where_it_stopped():
+    view = view_of(lr=10 ** -0.4)
+    window = view.result.losses[-1000:]
+    assert view.verdict == "bouncing"
+    assert view.final_loss_text == (
+        f"never settles (swings up to {max(window):.2g} in the last 1000 iterations)")
+    assert f"{view.final_loss:.4g}" not in view.status(timing=False)
+
+
+def test_a_falling_run_shows_its_loss_and_gap():
+    view = view_of()
+    assert view.final_loss_text == f"{view.final_loss:.4g}"
+    assert f"gap {view.gap:.2g}" in view.status(timing=False)
