@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -20,6 +20,7 @@ help:
 	@echo "make notebooks  re-execute every notebook and store its outputs"
 	@echo "make bench      run the benchmarks, write benchmarks/RESULTS.md"
 	@echo "make voila      serve the playground as an app"
+	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
 
 setup: $(STAMP)
 
@@ -40,6 +41,13 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not browser" --ignore=notebooks $(PYTEST_ARGS)
+
+# Strict nbval as other processors run it: PyTorch's non-vectorized kernels
+# (a CPU without AVX2) on one thread, its AVX2 kernels on two. `make test` runs
+# this machine's own kernels with torch's default threads.
+test-cpus: $(STAMP)
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
+	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=2 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
