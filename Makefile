@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      run the benchmarks, write benchmarks/RESULTS.md"
 	@echo "make voila      serve the playground as an app"
 	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
+	@echo "make check-colab  every notebook in a Colab-like venv (ipywidgets 7, no mfgd_helpers)"
 
 setup: $(STAMP)
 
@@ -48,6 +49,14 @@ unit: $(STAMP)
 test-cpus: $(STAMP)
 	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
 	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=2 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
+
+# Colab: a venv with torch 2.13.0, ipywidgets 7.7.1 and a stand-in google.colab
+# but no mfgd_helpers; every notebook runs top to bottom, its first cell
+# installing the package (--no-deps) from a wheel of this checkout.
+COLAB_VENV ?= /tmp/mfgd-colab
+check-colab:
+	bash scripts/colab_env.sh $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python scripts/run_notebooks_colab.py
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb

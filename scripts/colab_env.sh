@@ -13,7 +13,7 @@
 # needs `notebook` and notebook 7 would bring JupyterLab (Colab has notebook 6.5).
 # Python is this machine's python3 (3.11; Colab has 3.12).
 #
-# The stand-in google.colab (tests/colab_standin/) is put on this venv's
+# The stand-in google.colab (scripts/colab_standin/) is put on this venv's
 # sys.path by a .pth file, and the kernel spec "mfgd-colab", in this venv only,
 # starts the kernel with the stand-in colab_kernel_launcher. Nothing outside
 # VENV changes. The package is built from a copy of the work tree (tracked and
@@ -28,7 +28,7 @@ fi
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=$(realpath -m "$1")
 MARKER="$VENV/.mfgd-colab-env"
-STANDIN="$ROOT/tests/colab_standin"
+STANDIN="$ROOT/scripts/colab_standin"
 PYTHON=${PYTHON:-python3}
 START=$SECONDS
 

@@ -73,8 +73,13 @@ class Failed(Exception):
 
 
 def probe(client: NotebookClient) -> dict:
+    """Run PROBE in the kernel; nbclient stores a cell at its index, so lend it one."""
     cell = nbformat.v4.new_code_cell(PROBE)
-    client.execute_cell(cell, -1, store_history=False)
+    client.nb.cells.append(cell)
+    try:
+        client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
+    finally:
+        client.nb.cells.pop()
     text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
     return json.loads(text)
 
