@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -22,6 +22,7 @@ help:
 	@echo "make voila      serve the playground as an app"
 	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
 	@echo "make check-colab  every notebook in a Colab-like venv (ipywidgets 7, no mfgd_helpers)"
+	@echo "make check-binder the Binder build here: nbval, repo2docker's plan, the memory walk"
 
 setup: $(STAMP)
 
@@ -57,6 +58,17 @@ COLAB_VENV ?= /tmp/mfgd-colab
 check-colab:
 	bash scripts/colab_env.sh $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python scripts/run_notebooks_colab.py
+
+# Binder: the environment binder/ makes, built here (repo2docker's base
+# packages, then its exact install command, then postBuild); strict nbval in
+# it; repo2docker's own build plan; a student's walk 00 -> 07 and the Voila
+# playground in Chromium, with the memory of the server and its kernels.
+BINDER_VENV ?= /tmp/mfgd-binder-venv
+check-binder:
+	bash scripts/binder_env.sh $(BINDER_VENV)
+	$(BINDER_VENV)/bin/python -m pytest -q -p no:cacheprovider notebooks/
+	$(BINDER_VENV)/bin/python -m pytest -q -m environment -p no:cacheprovider -s \
+		tests/test_repo2docker.py tests/test_binder_session.py
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb

@@ -16,8 +16,9 @@
 #    this machine cannot reach (here torch==2.13.0 is a local CPU wheel).
 #    The copy sits in a temporary binder/ folder next to a link to
 #    constraints.txt, so its `-c ../constraints.txt` is read as on Binder;
-# 4. binder/postBuild, from the repository root, with VENV/bin first on PATH;
-# 5. pip check, then the versions that matter.
+# 4. binder/postBuild, from the repository root, with VENV/bin first on PATH,
+#    then which culler settings a Jupyter server of VENV really loads;
+# 5. pip check, then the versions that matter. Exits 1 unless pip check is clean.
 #
 # Then run the Binder session in it:
 #     VENV/bin/python -m pytest -m environment -p no:cacheprovider tests/test_binder_session.py -s
@@ -47,6 +48,11 @@ BASE_PACKAGES=(
 )
 
 say() { printf '\n== %s\n' "$*"; }
+# pip as repo2docker runs it, without this machine's notes on index folders it lacks
+pip_install() {
+  "$VENV/bin/pip" install --no-cache-dir --disable-pip-version-check "$@" 2>&1 \
+    | sed "/^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.\$/d"
+}
 fail() { printf 'binder_env.sh: %s\n' "$*" >&2; exit 1; }
 
 declare -a STEP_NAMES=() STEP_SECONDS=()
@@ -59,7 +65,8 @@ cd "$ROOT"
   || fail "run from a checkout of mfgd: binder/requirements.txt, binder/postBuild or constraints.txt is missing in $ROOT"
 
 want_python="$(sed -n 's/^python-\([0-9.]*\).*/\1/p' binder/runtime.txt)"
-have_python="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+have_python="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+  || fail "cannot run $PYTHON; set PYTHON to a Python $want_python interpreter"
 [[ "$have_python" == "$want_python" ]] \
   || fail "binder/runtime.txt asks for Python $want_python, but $PYTHON is $have_python; set PYTHON=python$want_python"
 
@@ -83,7 +90,7 @@ VENV="$(cd "$VENV" && pwd)"
 end
 
 begin "repo2docker's base environment: ${BASE_PACKAGES[*]}"
-"$VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -q "${BASE_PACKAGES[@]}"
+pip_install -q "${BASE_PACKAGES[@]}"
 end
 
 begin "pip install --no-cache-dir -r binder/requirements.txt (from $ROOT, without the CPU index line)"
@@ -92,17 +99,34 @@ ln -s "$ROOT/constraints.txt" "$tmp/constraints.txt"
 grep -vxF -- "$CPU_INDEX_LINE" binder/requirements.txt > "$tmp/binder/requirements.txt"
 echo "requirements as installed:"
 grep -v '^#' "$tmp/binder/requirements.txt" | sed 's/^/    /'
-"$VENV/bin/pip" install --no-cache-dir --disable-pip-version-check -r "$tmp/binder/requirements.txt"
+pip_install -r "$tmp/binder/requirements.txt"
 end
 
 begin "binder/postBuild (VENV/bin first on PATH)"
 PATH="$VENV/bin:$PATH" bash binder/postBuild
 prefix="$("$VENV/bin/python" -c 'import sys; print(sys.prefix)')"
-for f in "$prefix/etc/jupyter/jupyter_server_config.d/mfgd.json" \
-         "$prefix/share/jupyter/lab/settings/overrides.json"; do
-  [[ -f "$f" ]] || fail "postBuild did not install $f"
-  echo "installed $f"
-done
+overrides="$prefix/share/jupyter/lab/settings/overrides.json"
+[[ -f "$overrides" ]] || fail "postBuild did not install $overrides"
+echo "installed $overrides"
+# Which settings a Jupyter server of VENV loads, with no user config.
+mkdir "$tmp/jupyter"
+loaded="$(JUPYTER_CONFIG_DIR="$tmp/jupyter/config" JUPYTER_DATA_DIR="$tmp/jupyter/data" \
+  JUPYTER_RUNTIME_DIR="$tmp/jupyter/runtime" JUPYTER_PLATFORM_DIRS=1 \
+  "$VENV/bin/jupyter" server --show-config-json 2>/dev/null)" \
+  || fail "$VENV/bin/jupyter server --show-config-json failed"
+culler="$(printf '%s' "$loaded" | "$VENV/bin/python" -c '
+import json, sys
+mkm = json.load(sys.stdin).get("MappingKernelManager", {})
+print(" ".join(f"{k}={mkm[k]}" for k in sorted(mkm)) or "none")')"
+if [[ "$culler" == none ]]; then
+  culler_state="NOT loaded: a Jupyter server of this environment starts no idle culler"
+  echo "WARNING: the server settings binder/postBuild installed are not loaded by Jupyter Server" >&2
+  echo "         (from jupyter_server_config.d/ it reads only ServerApp.jpserver_extensions;" >&2
+  echo "         they belong in \$prefix/etc/jupyter/jupyter_server_config.json)" >&2
+else
+  culler_state="loaded: MappingKernelManager $culler"
+fi
+echo "culler settings: $culler_state"
 end
 
 begin "pip check"
@@ -125,6 +149,7 @@ for i in "${!STEP_NAMES[@]}"; do
 done
 printf '%5d s  total\n' $((SECONDS - total_start))
 echo "pip check: $pip_check"
+echo "culler settings: $culler_state"
 [[ "$pip_check" == clean ]] || exit 1
 echo "Binder environment ready: $VENV"
 echo "next: $VENV/bin/python -m pytest -m environment -p no:cacheprovider tests/test_binder_session.py -s"

@@ -37,8 +37,12 @@ CONSTRAINT = "-c ../constraints.txt"
 PIP_STEP = 'RUN ${KERNEL_PYTHON_PREFIX}/bin/pip install --no-cache-dir -r "binder/requirements.txt"'
 COPY_REPO = "COPY --chown=1000:1000 src/ ${REPO_DIR}/"
 # What postBuild must install: (file in binder/, destination below sys.prefix).
+# The server's settings must be a top-level jupyter_server_config.json: from
+# the files in jupyter_server_config.d/ Jupyter Server reads only
+# ServerApp.jpserver_extensions (to enable extensions) and ignores the rest,
+# so a culler configured there is never started.
 CONFIG_FILES = [
-    ("jupyter_server_config.json", "etc/jupyter/jupyter_server_config.d/mfgd.json"),
+    ("jupyter_server_config.json", "etc/jupyter/jupyter_server_config.json"),
     ("overrides.json", "share/jupyter/lab/settings/overrides.json"),
 ]
 
@@ -85,6 +89,9 @@ def test_binder_holds_no_copy_of_the_pins():
 
 
 def test_runtime_txt_is_python_3_11_and_allowed_by_pyproject():
+    assert (BINDER / "runtime.txt").is_file(), (
+        "binder/runtime.txt is missing: repo2docker would build with its default Python "
+        "(3.10), which pyproject.toml excludes")
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert runtime == "python-3.11", f"binder/runtime.txt says {runtime!r}"
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
@@ -102,6 +109,12 @@ def test_postbuild_installs_the_two_config_files():
     assert (BINDER / "postBuild").stat().st_mode & 0o111, "binder/postBuild must be executable"
     assert re.search(r"""prefix="\$\(python -c ['"]import sys; print\(sys\.prefix\)['"]\)\"""",
                      script), "postBuild must install below the Python environment's sys.prefix"
+    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+    assert "jupyter_server_config.d" not in code, (
+        "postBuild installs server settings into jupyter_server_config.d/, where Jupyter "
+        "Server reads only jpserver_extensions: the culler settings would be ignored; "
+        "install binder/jupyter_server_config.json as "
+        "$prefix/etc/jupyter/jupyter_server_config.json")
     for source, destination in CONFIG_FILES:
         json.loads((BINDER / source).read_text())  # valid JSON
         assert f'cp binder/{source} "$prefix/{destination}"' in script, (
@@ -122,12 +135,19 @@ def test_the_config_files_say_what_postbuild_promises():
 # ---------------------------------------------------------------- repo2docker itself
 
 def clean_copy(destination: Path) -> Path:
-    """The tracked files of the repository (as they are on disk) in ``destination``."""
+    """The tracked files of the repository (as they are on disk) in ``destination``.
+
+    Outside a git checkout: the tree without virtual environments, caches and
+    build output.
+    """
     try:
         listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True,
                                 capture_output=True, text=True).stdout.split("\0")
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"{ROOT} is not a git checkout ({error}); repo2docker needs its files")
+    except (OSError, subprocess.CalledProcessError):
+        shutil.copytree(ROOT, destination, symlinks=True, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "venv", "__pycache__", "*.egg-info", "build",
+            ".ipynb_checkpoints", "screenshots"))
+        return destination
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():  # tracked but deleted in the work tree: leave out
@@ -202,7 +222,8 @@ def test_repo2docker_installs_binder_requirements_after_copying_the_repository(r
     assert [line for line in before if line.startswith("USER ")][-1] == "USER ${NB_USER}"
     # what that step reads
     requirements = requirement_lines(BINDER / "requirements.txt")
-    assert CPU_INDEX in requirements and CONSTRAINT in requirements
+    assert CPU_INDEX in requirements, f"binder/requirements.txt has no `{CPU_INDEX}`"
+    assert CONSTRAINT in requirements, f"binder/requirements.txt has no `{CONSTRAINT}`"
 
 
 @pytest.mark.environment
