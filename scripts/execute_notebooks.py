@@ -7,8 +7,14 @@ running the script, so the pinned environment) started in the notebook's
 folder. Its outputs are written back with normalized metadata only
 when every cell succeeded and no output is on stderr; otherwise the file on
 disk is left untouched and the command exits 1 naming the notebook and the
-cell. The write goes to a temporary file that replaces the notebook at once,
-so a notebook is never half-written.
+cell, once, by its index. A file that is not a valid notebook is named and
+skipped, and the others still run. The new notebook is written to a temporary
+file outside notebooks/ that then replaces it at once, so a notebook is never
+half-written and a killed run leaves no file behind in notebooks/.
+
+Consecutive stream outputs are merged, so re-running on unchanged code writes
+byte-identical notebooks (apart from cells that show timings, which nbval
+ignores).
 
 A cell that raises on purpose starts with a comment line
 ``# raises-exception: <why>``; it gets the ``raises-exception`` tag, which
@@ -23,13 +29,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import ipykernel.kernelspec
 import nbformat
+import psutil
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
@@ -76,12 +86,26 @@ def check_outputs(nb, path: Path) -> list[str]:
     return problems
 
 
+def merge_streams(outputs: list) -> list:
+    """One output per run of stdout (or stderr) text, however the kernel chunked it."""
+    merged = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (out.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == out.name):
+            previous.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def finish(nb) -> None:
-    """Normalize after running: widget views, metadata."""
+    """Normalize after running: stream chunks, widget views, metadata."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        for out in cell.get("outputs", []):
+        cell.outputs = merge_streams(cell.get("outputs", []))
+        for out in cell.outputs:
             data = out.get("data")
             if data and WIDGET_MIME in data:
                 out["data"] = {"text/plain": WIDGET_HINT}
@@ -106,9 +130,40 @@ def _shutdown(km: KernelManager) -> None:
         km.shutdown_kernel(now=True)
 
 
+class NotebookFailed(Exception):
+    """A notebook that could not be run or stored; the message says why."""
+
+
+def read(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError, nbformat.ValidationError) as exc:  # NotJSONError is a ValueError
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise NotebookFailed(f"{path}: not a valid notebook ({reason}); fix or restore it "
+                             f"(git checkout -- {path})") from None
+
+
+def write_atomically(nb, path: Path) -> None:
+    """Write to a temporary file outside path's folder, then replace path at once."""
+    fd, tmp = tempfile.mkstemp(prefix="mfgd-", suffix=".ipynb.partial")
+    _RUNNING["tmp"] = tmp
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            nbformat.write(nb, handle)
+        try:
+            os.replace(tmp, path)
+        except OSError:  # another file system: copy beside it, then replace
+            beside = path.with_name(f".{path.name}.partial")
+            shutil.copyfile(tmp, beside)
+            os.replace(beside, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def execute(path: Path, timeout: int) -> float:
-    """Run one notebook and store it; return seconds. Raises SystemExit on failure."""
-    nb = nbformat.read(path, as_version=4)
+    """Run one notebook and store it; return seconds. Raises NotebookFailed."""
+    nb = read(path)
     prepare(nb)
     km = KernelManager(kernel_name="python3", kernel_spec_manager=ThisPythonKernels())
     client = NotebookClient(
@@ -120,30 +175,64 @@ def execute(path: Path, timeout: int) -> float:
     try:
         client.execute()
     except CellExecutionError as exc:
-        _shutdown(km)
         failing = next((i for i, c in enumerate(nb.cells)
                         if c.cell_type == "code"
                         and any(o.output_type == "error" for o in c.get("outputs", []))),
                        "?")
-        first = str(exc).strip().splitlines()
-        raise SystemExit(f"{path}: cell {failing} failed; the notebook was left unchanged.\n"
-                         + "\n".join(first[-6:]))
+        lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+        raise NotebookFailed(f"{path}: cell {failing} failed, the notebook was left unchanged: "
+                             + (lines[-1] if lines else "no message")) from None
+    finally:
+        _shutdown(km)
     seconds = time.perf_counter() - start
-    _shutdown(km)
     problems = check_outputs(nb, path)
     if problems:
-        raise SystemExit("\n".join(problems) + f"\n{path} was left unchanged.")
+        raise NotebookFailed("\n".join(problems) + f"\n{path} was left unchanged.")
     finish(nb)
     nbformat.validate(nb)
-    fd, tmp = tempfile.mkstemp(suffix=".ipynb", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomically(nb, path)
     return seconds
+
+
+_RUNNING = {}  # what a kill must clean up: "tmp", a half-written file
+
+
+def _exit_on_sigterm(signum, frame):
+    """Stop the kernels and drop a half-written file, then exit at once.
+
+    nbclient's event loop would swallow an exception raised here, and nothing
+    in notebooks/ needs undoing: a notebook is only ever replaced whole.
+    """
+    for child in psutil.Process().children(recursive=True):  # the kernel, even one starting
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    tmp = _RUNNING.get("tmp")
+    if tmp and os.path.exists(tmp):
+        os.unlink(tmp)
+    os._exit(128 + signum)
+
+
+def execute_interruptibly(path: Path, timeout: int) -> float:
+    """``execute`` in a worker thread, so that this (main) thread keeps running
+    Python code and a SIGTERM handler runs at once instead of waiting for the
+    kernel's reply."""
+    outcome = {}
+
+    def work():
+        try:
+            outcome["seconds"] = execute(path, timeout)
+        except BaseException as exc:  # re-raised below, in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"execute {path.name}", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["seconds"]
 
 
 def main(argv=None) -> int:
@@ -151,20 +240,20 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     failed = []
     for path in args.notebooks:
         if not path.exists():
             failed.append(f"{path}: no such notebook")
             continue
         try:
-            seconds = execute(path, args.timeout)
-        except SystemExit as exc:
+            seconds = execute_interruptibly(path, args.timeout)
+        except NotebookFailed as exc:
             failed.append(str(exc))
-            print(f"FAILED {path}", file=sys.stderr)
             continue
         print(f"ok {path} ({seconds:.1f} s)")
     if failed:
-        print("\n\n".join(failed), file=sys.stderr)
+        print("FAILED " + "\nFAILED ".join(failed), file=sys.stderr)
         return 1
     return 0
 
