@@ -35,8 +35,10 @@ $(STAMP): pyproject.toml constraints.txt
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(PORT) --no-browser $(LAB_ARGS)
 
+# The playground as an app, through Jupyter Server: a token, a Host check, at
+# most 4 kernels, idle ones culled (scripts/voila_server_config.py says how).
 voila: $(STAMP)
-	$(VENV)/bin/voila notebooks/05_playground.ipynb --Voila.ip=127.0.0.1 --port=$(PORT) --no-browser
+	$(VENV)/bin/jupyter server --config=scripts/voila_server_config.py --port=$(PORT) $(LAB_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

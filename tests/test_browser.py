@@ -171,14 +171,17 @@ def lab(workdir):
 
 @pytest.fixture(scope="module")
 def voila(workdir):
+    """The playground as `make voila` serves it (scripts/voila_server_config.py)."""
     home = workdir / "voila-home"
-    port = free_port()
+    port, token = free_port(), secrets.token_hex(16)
     server = Server(
-        [str(BIN / "voila"), str(workdir / "notebooks" / NOTEBOOK.name), "--no-browser",
-         f"--port={port}", "--Voila.ip=127.0.0.1"],
-        isolated_env(home), workdir / "voila.log", f"http://127.0.0.1:{port}/")
+        [str(BIN / "jupyter"), "server", f"--config={ROOT / 'scripts' / 'voila_server_config.py'}",
+         f"--port={port}", f"--ServerApp.root_dir={workdir / 'notebooks'}",
+         f"--IdentityProvider.token={token}", "--ServerApp.allow_root=True"],
+        isolated_env(home), workdir / "voila.log",
+        f"http://127.0.0.1:{port}/voila/render/{NOTEBOOK.name}?token={token}")
     try:
-        server.wait_until_up(f"http://127.0.0.1:{port}/voila/static/")
+        server.wait_until_up(f"http://127.0.0.1:{port}/api/status?token={token}")
         yield server
     finally:
         server.stop()
