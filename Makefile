@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -23,6 +23,8 @@ help:
 	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
 	@echo "make check-colab  every notebook in a Colab-like venv (ipywidgets 7, no mfgd_helpers)"
 	@echo "make check-binder the Binder build here: nbval, repo2docker's plan, the memory walk"
+	@echo "make test-oldest  unit tests with every dependency at its lowest allowed version"
+	@echo "make test-latest  every test with the newest allowed versions"
 
 setup: $(STAMP)
 
@@ -43,8 +45,9 @@ voila: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# testpaths lists notebooks/, so name the unit-test folders instead.
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not browser" --ignore=notebooks $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not browser" tests mfgd_helpers $(PYTEST_ARGS)
 
 # Strict nbval as other processors run it: PyTorch's non-vectorized kernels
 # (a CPU without AVX2) on one thread, its AVX2 kernels on two. `make test` runs
@@ -71,6 +74,22 @@ check-binder:
 	$(BINDER_VENV)/bin/python -m pytest -q -p no:cacheprovider notebooks/
 	$(BINDER_VENV)/bin/python -m pytest -q -m environment -p no:cacheprovider -s \
 		tests/test_repo2docker.py tests/test_binder_session.py
+
+# The bounds in pyproject.toml, each in a fresh venv: every direct requirement
+# at its lower bound (test-oldest: the unit tests) or at the newest release it
+# allows (test-latest: everything, nbval and the browser included). torch
+# stays 2.13.0, the CPU build, in both (scripts/bounds.py says why).
+test-oldest test-latest: test-%:
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	$(PYTHON) scripts/bounds.py $* -o .venv-$*/constraints.txt
+	.venv-$*/bin/python -m pip install --disable-pip-version-check -q --only-binary=:all: $(PIP_ARGS) -c .venv-$*/constraints.txt -e ".[lab,test]"
+	.venv-$*/bin/python -m pip check
+	@if [ "$*" = oldest ]; then \
+	  .venv-$*/bin/python -m pytest -q -m "not browser" tests mfgd_helpers $(PYTEST_ARGS); \
+	else \
+	  .venv-$*/bin/python -m pytest -q $(PYTEST_ARGS); \
+	fi
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
