@@ -14,10 +14,11 @@ from .optimum import best_rank_k_loss, truncated_svd
 from .playground_logic import PlaygroundFigure, PlaygroundSettings, PlaygroundView, playground_view
 from .plots import plot_graph, plot_loss, plot_matrices
 from .step_size import curvature, max_stable_lr, suggest_lr
-from .training import TrainResult, gradient_step, print_progress, train
+from .training import DivergenceWarning, TrainResult, gradient_step, print_progress, train
 from .widgets import playground
 
 __all__ = [
+    "DivergenceWarning",
     "PlaygroundFigure",
     "PlaygroundSettings",
     "PlaygroundView",

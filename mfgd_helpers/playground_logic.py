@@ -24,7 +24,7 @@ from .data import as_generator, example_problem, init_factors, make_target
 from .optimum import best_rank_k_loss
 from .step_size import max_stable_lr, suggest_lr
 from .threads import one_thread_if_small
-from .training import TrainResult, train
+from .training import DivergenceWarning, TrainResult, train
 from .validation import check_dim, check_lr
 
 __all__ = ["PlaygroundFigure", "PlaygroundSettings", "PlaygroundView", "playground_view"]
@@ -371,7 +371,7 @@ def playground_view(settings: PlaygroundSettings,
         def callback(iteration, loss):
             progress(iteration, total)
     with one_thread_if_small(s.n * s.m), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Training diverged", category=RuntimeWarning)
+        warnings.filterwarnings("ignore", category=DivergenceWarning)
         problem = _problem(s.target, s.n, s.m, s.rank, s.k, s.seed)
         result = train(problem.D, problem.C, problem.F, lr=s.lr, n_iterations=total,
                        method="analytic", callback=callback,

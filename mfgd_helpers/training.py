@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -20,7 +22,23 @@ from .validation import (
     check_target,
 )
 
-__all__ = ["TrainResult", "gradient_step", "print_progress", "train"]
+__all__ = ["DivergenceWarning", "TrainResult", "gradient_step", "print_progress", "train"]
+
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Training stopped at a non-finite loss.
+
+    It is shown for every diverging run, re-runs of the same cell included
+    (Python would otherwise show it once per line), and it points at the line
+    that called ``mf.train``. Silence it by category:
+    ``warnings.filterwarnings("ignore", category=mf.DivergenceWarning)``.
+    """
+
+
+# appended, so that any filter the user sets for it comes first and wins
+warnings.filterwarnings("always", category=DivergenceWarning, append=True)
 
 METHODS = ("autograd", "analytic")
 
@@ -141,13 +159,21 @@ def _objective(D, C, F, mask, l2):
     return loss
 
 
+def _caller_stacklevel() -> int:
+    """The stacklevel of the first frame outside this package: the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
     warnings.warn(
         f"Training diverged at iteration {iteration}: the loss became {loss} "
         f"with lr={lr:g}. Try lr={lr / 10:g} or smaller "
         "(mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value).",
-        RuntimeWarning,
-        stacklevel=3,
+        DivergenceWarning,
+        stacklevel=_caller_stacklevel(),
     )
 
 

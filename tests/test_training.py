@@ -1,4 +1,6 @@
 import math
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -202,3 +204,31 @@ def test_autograd_inside_inference_mode_is_a_clear_error(problem):
         with pytest.raises(RuntimeError, match=r"method='autograd' needs autograd.*inference_mode"):
             mf.train(D, C, F, lr=0.03, n_iterations=2)
         assert not mf.train(D, C, F, lr=0.03, n_iterations=2, method="analytic").diverged
+
+
+def test_divergence_warns_at_the_callers_line_every_time(tmp_path):
+    # a fresh interpreter with Python's default warning filters, which show a
+    # plain warning only once per line: re-running a diverging cell must warn again
+    script = tmp_path / "student.py"
+    script.write_text(
+        "import mfgd_helpers as mf\n"
+        "D, C, F = mf.example_problem()\n"
+        "for attempt in range(2):\n"
+        "    mf.train(D, C, F, lr=5.0, n_iterations=50, method='analytic')\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = [line for line in run.stderr.splitlines() if "DivergenceWarning" in line]
+    assert len(lines) == 2, run.stderr
+    assert all(line.startswith(f"{script}:4: DivergenceWarning: Training diverged")
+               for line in lines), run.stderr
+
+
+def test_divergence_warning_is_a_runtime_warning_filtered_by_category():
+    D, C, F = mf.example_problem()
+    assert issubclass(mf.DivergenceWarning, RuntimeWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=mf.DivergenceWarning)
+        result = mf.train(D, C, F, lr=5.0, n_iterations=50, method="analytic")
+    assert result.diverged
