@@ -26,10 +26,12 @@ def _power_of_ten(value, _position=None) -> str:
 
     >>> _power_of_ten(1e-4), _power_of_ten(100.0), _power_of_ten(1.0)
     ('10⁻⁴', '10²', '10⁰')
+    >>> _power_of_ten(float("inf")), _power_of_ten(0.0)   # beyond float range, or off the axis
+    ('', '')
     """
     import math
 
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         return ""
     exponent = math.log10(value)
     if abs(exponent - round(exponent)) > 1e-6:   # not a power of ten

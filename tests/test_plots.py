@@ -66,3 +66,12 @@ def test_plot_matrices_own_scale_and_no_annotation_for_large():
 def test_plot_matrices_shape_mismatch():
     with pytest.raises(ValueError, match=r"D has shape \(2, 2\) but D_hat has shape \(2, 3\)"):
         mf.plot_matrices(torch.ones(2, 2), torch.ones(2, 3))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in power:RuntimeWarning")  # matplotlib's
+def test_a_loss_near_the_float64_limit_still_draws():
+    # a float64 run that blew up to 2.9e293 puts a tick beyond the float range
+    fig = mf.plot_loss([1.0, 1e150, 2.9e293])
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "10¹⁵⁰" in labels or any(label.startswith("10") for label in labels)
