@@ -34,6 +34,16 @@ class DivergenceWarning(RuntimeWarning):
     (Python would otherwise show it once per line), and it points at the line
     that called ``mf.train``. Silence it by category:
     ``warnings.filterwarnings("ignore", category=mf.DivergenceWarning)``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from mfgd_helpers import example_problem, train
+    >>> D, C, F = example_problem()
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     result = train(D, C, F, lr=5.0, n_iterations=50)
+    >>> [w.category.__name__ for w in caught], result.diverged
+    (['DivergenceWarning'], True)
     """
 
 
