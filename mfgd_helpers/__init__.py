@@ -7,12 +7,12 @@ widget is made).
 
 from .data import as_generator, example_problem, init_factors, make_target
 from .gradients import analytic_gradients
-from .graph import describe_graph, graph_edges
+from .graph import describe_graph, graph_edges, plot_graph
 from .images import load_sample_image, random_mask
 from .loss import criterion
 from .optimum import best_rank_k_loss, truncated_svd
 from .playground_logic import PlaygroundFigure, PlaygroundSettings, PlaygroundView, playground_view
-from .plots import plot_graph, plot_loss, plot_matrices
+from .plots import plot_loss, plot_matrices
 from .step_size import curvature, max_stable_lr, suggest_lr
 from .training import DivergenceWarning, TrainResult, gradient_step, print_progress, train
 from .widgets import playground
