@@ -5,7 +5,7 @@ imports torch, but not matplotlib or ipywidgets (those load when a plot or a
 widget is made).
 """
 
-from .data import as_generator, example_problem, init_factors, make_target
+from .data import example_problem, init_factors, make_target
 from .gradients import analytic_gradients
 from .graph import describe_graph, graph_edges, plot_graph
 from .images import load_sample_image, random_mask
@@ -24,7 +24,6 @@ __all__ = [
     "PlaygroundView",
     "TrainResult",
     "analytic_gradients",
-    "as_generator",
     "best_rank_k_loss",
     "criterion",
     "curvature",

@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from .validation import check_dim
+from .validation import check_dim, check_dtype, check_seed
 
-__all__ = ["as_generator", "example_problem", "init_factors", "make_target"]
-
-
-def as_generator(seed=None) -> torch.Generator:
-    """Turn ``seed`` into a local ``torch.Generator`` (the global RNG is never used).
-
-    ``seed`` may be None (fresh entropy), an integer, or a Generator, which is
-    returned unchanged so that several calls can share one stream.
-
-    Examples
-    --------
-    >>> g = as_generator(0)
-    >>> torch.rand(1, generator=g).item() == torch.rand(1, generator=as_generator(0)).item()
-    True
-    """
-    if isinstance(seed, torch.Generator):
-        return seed
-    g = torch.Generator()
-    if seed is None:
-        g.seed()
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        g.manual_seed(int(seed))
-    else:
-        raise TypeError(
-            f"seed == {seed!r}, must be None, a non-negative integer or a "
-            "torch.Generator. Pass e.g. seed=0 for reproducible numbers."
-        )
-    return g
+__all__ = ["example_problem", "init_factors", "make_target"]
 
 
 def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> torch.Tensor:
@@ -67,7 +38,8 @@ def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> to
     True
     """
     n, m, k = check_dim(n, "n"), check_dim(m, "m"), check_dim(k, "k")
-    g = as_generator(seed)
+    dtype = check_dtype(dtype)
+    g = check_seed(seed)
     left = torch.rand(n, k, generator=g, dtype=dtype)
     right = torch.rand(k, m, generator=g, dtype=dtype)
     return left @ right
@@ -85,7 +57,8 @@ def init_factors(n: int, m: int, k: int, *, seed=None, dtype=torch.float32):
     ((3, 2), (2, 4), True, True, True)
     """
     n, m, k = check_dim(n, "n"), check_dim(m, "m"), check_dim(k, "k")
-    g = as_generator(seed)
+    dtype = check_dtype(dtype)
+    g = check_seed(seed)
     C = torch.rand(n, k, generator=g, dtype=dtype).requires_grad_()
     F = torch.rand(k, m, generator=g, dtype=dtype).requires_grad_()
     return C, F

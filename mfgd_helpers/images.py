@@ -11,8 +11,7 @@ import numbers
 
 import torch
 
-from .data import as_generator
-from .validation import check_dim
+from .validation import check_dim, check_seed
 
 __all__ = ["load_sample_image", "random_mask"]
 
@@ -124,7 +123,7 @@ def random_mask(shape, observed_fraction: float, *, seed=None) -> torch.Tensor:
             f"observed_fraction == {observed_fraction}, must be in (0, 1]: the share "
             "of entries that stay observed. Pass e.g. observed_fraction=0.5."
         )
-    g = as_generator(seed)
+    g = check_seed(seed)
     count = max(1, round(fraction * n * m))
     order = torch.randperm(n * m, generator=g)
     mask = torch.zeros(n * m, dtype=torch.bool)

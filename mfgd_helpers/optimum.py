@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .validation import as_matrix, check_dim
+from .validation import check_matrix, check_dim
 
 __all__ = ["best_rank_k_loss", "truncated_svd"]
 
@@ -29,7 +29,7 @@ def best_rank_k_loss(D, k: int) -> float:
     >>> best_rank_k_loss(torch.ones(3, 4), 1) < 1e-12
     True
     """
-    D = as_matrix(D, "D")
+    D = check_matrix(D, "D")
     k = check_dim(k, "k")
     s = torch.linalg.svdvals(D.detach().double())
     return float((s[k:] ** 2).sum())
@@ -52,7 +52,7 @@ def truncated_svd(D, k: int):
     >>> torch.allclose(C @ F, torch.tensor([[2.0, 0.0], [0.0, 0.0]]), atol=1e-6)
     True
     """
-    D = as_matrix(D, "D")
+    D = check_matrix(D, "D")
     k = check_dim(k, "k")
     U, S, Vh = torch.linalg.svd(D.detach().double(), full_matrices=False)
     r = min(k, S.numel())

@@ -20,12 +20,12 @@ from typing import Callable, Optional
 
 import torch
 
-from .data import as_generator, example_problem, init_factors, make_target
+from .data import example_problem, init_factors, make_target
 from .optimum import best_rank_k_loss
 from .step_size import max_stable_lr, suggest_lr
 from .threads import one_thread_if_small
 from .training import DivergenceWarning, TrainResult, train
-from .validation import check_dim, check_lr
+from .validation import check_dim, check_lr, check_seed
 
 __all__ = ["PlaygroundFigure", "PlaygroundSettings", "PlaygroundView", "playground_view"]
 
@@ -154,7 +154,7 @@ def _problem(target: str, n: int, m: int, rank: int, k: int, seed: int) -> _Prob
             C, F = torch.cat([C, C3.detach()], 1), torch.cat([F, F3.detach()], 0)
         C, F = C[:, :k], F[:k]
     else:
-        g = as_generator(seed)
+        g = check_seed(seed)
         D = make_target(n, m, rank, seed=g)
         C, F = init_factors(n, m, min(n, m), seed=g)
         C, F = C.detach()[:, :k], F.detach()[:k]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .validation import as_matrix
+from .validation import check_matrix
 
 __all__ = ["plot_loss", "plot_matrices"]
 
@@ -138,8 +138,8 @@ def plot_matrices(D, D_hat, *, annotate=None, shared_scale=True, fig=None,
     """
     import matplotlib.pyplot as plt
 
-    D = as_matrix(D, "D").detach().float()
-    D_hat = as_matrix(D_hat, "D_hat").detach().float()
+    D = check_matrix(D, "D").detach().float()
+    D_hat = check_matrix(D_hat, "D_hat").detach().float()
     if D.shape != D_hat.shape:
         raise ValueError(
             f"D has shape {tuple(D.shape)} but D_hat has shape {tuple(D_hat.shape)}; "

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 from .threads import one_thread_if_small
-from .validation import as_matrix, check_factors, check_target
+from .gradients import _gradients
+from .loss import _hide, _residual
+from .validation import check_dim, check_factors, check_no_overflow, check_target
 
 __all__ = ["curvature", "max_stable_lr", "suggest_lr"]
 
@@ -13,11 +15,15 @@ EXACT_LIMIT = 100  # unknowns k(n + m) up to which the full Hessian is built
 
 
 def _hvp(R, C, F, V, W, mask):
-    """Hessian of sum(R**2), R = C F - D, applied to the direction (V, W)."""
-    dR = V @ F + C @ W
-    if mask is not None:
-        dR = dR * mask
-    return 2 * (dR @ F.T + R @ W.T), 2 * (C.T @ dR + V.T @ R)
+    """The Hessian of sum(R²), R = C F - D, applied to the direction (V, W).
+
+    It is the derivative of the gradients ``_gradients(R, C, F)`` along
+    (V, W), by the product rule: R changes by dR = V F + C W (on the observed
+    entries), C by V and F by W.
+    """
+    dR = _hide(V @ F + C @ W, mask)
+    (a, b), (c, d) = _gradients(dR, C, F), _gradients(R, V, W)
+    return a + c, b + d
 
 
 def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
@@ -40,19 +46,17 @@ def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
     >>> round(curvature(D, C, F), 6)   # loss (cf - 1)^2 at c = f = 1
     4.0
     """
-    if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
-        raise ValueError(f"n_iter must be a positive integer; got {n_iter!r}. "
-                         "It caps the Hessian-vector products of the Lanczos method; "
-                         "the default, 200, is far more than it needs.")
+    n_iter = check_dim(n_iter, "n_iter")
     D, mask = check_target(D, mask, dtype=torch.float64)
-    D = D.detach()
-    C = as_matrix(C, "C", dtype=torch.float64).detach()
-    F = as_matrix(F, "F", dtype=torch.float64).detach()
-    check_factors(D, C, F)
-    R = C @ F - D
-    if mask is not None:
-        R = R * mask
-    with one_thread_if_small(D.numel()):
+    C, F = check_factors(D, C, F)
+    D, C, F = D.detach(), C.detach(), F.detach()
+    with torch.no_grad(), one_thread_if_small(D.numel()):
+        R = _residual(D, C, F, mask)
+        # a bound on the Hessian's entries: beyond float64 the eigensolver fails
+        size = max(*D.shape, C.shape[1])
+        check_no_overflow((C.abs().max() + F.abs().max()) ** 2 * size + R.abs().max(),
+                          "the Hessian's entries (products of C, F and C F - D)",
+                          torch.float64)
         return _top_eigenvalue(R, C, F, mask, n_iter)
 
 

@@ -71,7 +71,15 @@ def test_bad_dimensions(func, args, error, match):
         func(*args, seed=0)
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
-def test_bad_seed(seed):
-    with pytest.raises(TypeError, match="seed == .*must be None, a non-negative integer"):
+@pytest.mark.parametrize("seed, error", [(-1, ValueError), (2**64, ValueError),
+                                         (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_bad_seed(seed, error):
+    with pytest.raises(error, match=r"seed == .*must be an integer >= 0 and <= 18446744073709551615\. .*seed=0"):
         mf.make_target(3, 4, 2, seed=seed)
+
+
+def test_largest_seed_and_numpy_seeds_are_accepted():
+    import numpy as np
+
+    assert torch.equal(mf.make_target(2, 2, 1, seed=np.int64(3)), mf.make_target(2, 2, 1, seed=3))
+    mf.make_target(2, 2, 1, seed=2**64 - 1)

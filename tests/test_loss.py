@@ -35,5 +35,5 @@ def test_shape_mismatch_is_not_broadcast():
 
 
 def test_bad_input_type():
-    with pytest.raises(TypeError, match="A must be a tensor"):
+    with pytest.raises(TypeError, match="A must be a matrix: a tensor, a numpy array or a nested list"):
         mf.criterion(object(), torch.ones(1))

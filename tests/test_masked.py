@@ -179,7 +179,7 @@ BAD_MASKS = [
     (torch.ones(4, 3, dtype=torch.bool), ValueError,
      r"mask has shape \(4, 3\), must match D's shape \(3, 4\)"),
     (torch.ones(3, 4), TypeError,
-     r"mask has dtype torch.float32, must be boolean \(True = observed\).*mask.bool\(\)"),
+     r"mask has dtype torch.float32, must be boolean \(True = observed\).*mask != 0"),
     (torch.ones(3, 4, dtype=torch.int64), TypeError,
      r"mask has dtype torch.int64, must be boolean"),
     ([[1, 0, 1, 0]] * 3, TypeError, r"mask has dtype torch.int64, must be boolean"),

@@ -32,7 +32,7 @@ def test_defaults_are_the_original_notebooks_run():
 
 
 @pytest.mark.parametrize("changes, error, match", [
-    ({"lr": 0.0}, ValueError, r"lr == 0.0, must be > 0"),
+    ({"lr": 0.0}, ValueError, r"lr == 0.0, must be a number > 0"),
     ({"lr": float("nan")}, ValueError, r"lr == nan"),
     ({"lr": "fast"}, TypeError, r"lr == 'fast'"),
     ({"k": 0}, ValueError, r"k == 0, must be an integer >= 1"),

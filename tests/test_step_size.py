@@ -96,8 +96,9 @@ def test_lanczos_stops_early_and_respects_n_iter(monkeypatch):
     assert len(calls) == 5
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
-def test_curvature_rejects_a_bad_n_iter(bad):
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
+                                        (True, TypeError), ("10", TypeError)])
+def test_curvature_rejects_a_bad_n_iter(bad, error):
     D, C, F = mf.example_problem()
-    with pytest.raises(ValueError, match="n_iter must be a positive integer"):
+    with pytest.raises(error, match="n_iter == .*, must be an integer >= 1"):
         mf.curvature(D, C, F, n_iter=bad)

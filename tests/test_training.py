@@ -136,13 +136,13 @@ def test_repr_is_short(problem):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(lr=0.0), ValueError, r"lr == 0.0, must be > 0"),
+        (dict(lr=0.0), ValueError, r"lr == 0.0, must be a number > 0"),
         (dict(lr=float("nan")), ValueError, r"lr == nan"),
         (dict(n_iterations=-1), ValueError, r"n_iterations == -1, must be an integer >= 0"),
         (dict(n_iterations=10.0), TypeError, r"n_iterations == 10.0 \(float\)"),
         (dict(method="adam"), ValueError, r"method == 'adam', must be one of \('autograd', 'analytic'\)"),
         (dict(log_every=0), ValueError, r"log_every == 0"),
-        (dict(l2=-1.0), ValueError, r"l2 == -1.0, must be a finite number >= 0"),
+        (dict(l2=-1.0), ValueError, r"l2 == -1.0, must be a number >= 0"),
         (dict(callback=3), TypeError, r"callback == 3 is not callable"),
         (dict(mask=torch.ones(5, 4)), TypeError, r"mask has dtype torch.float32, must be boolean"),
     ],
