@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from .validation import check_dim, check_dtype, check_seed
+from .validation import Seed, check_dim, check_dtype, check_seed
 
 __all__ = ["example_problem", "init_factors", "make_target"]
 
 
-def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> torch.Tensor:
+def make_target(n: int, m: int, k: int, *, seed: Seed = None,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Make a target D = rand(n, k) @ rand(k, m) whose rank is at most k.
 
     Parameters
@@ -20,7 +21,7 @@ def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> to
         Inner dimension (the true rank for generic draws), >= 1.
     seed : None, int or torch.Generator
         Source of randomness; a local generator, so the global RNG is untouched.
-    dtype : torch.dtype
+    dtype : torch.float32 or torch.float64
         float32 by default, as in the original notebook.
 
     Returns
@@ -45,10 +46,25 @@ def make_target(n: int, m: int, k: int, *, seed=None, dtype=torch.float32) -> to
     return left @ right
 
 
-def init_factors(n: int, m: int, k: int, *, seed=None, dtype=torch.float32):
+def init_factors(n: int, m: int, k: int, *, seed: Seed = None,
+                 dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw starting factors C (n, k) and F (k, m), uniform on [0, 1).
 
     Both are leaf tensors with ``requires_grad=True``, ready for autograd.
+
+    Parameters
+    ----------
+    n, m : int
+        Shape of the target D, each >= 1.
+    k : int
+        Columns of C and rows of F, >= 1.
+    seed : None, int or torch.Generator
+        Source of randomness; a local generator, so the global RNG is untouched.
+    dtype : torch.float32 or torch.float64
+
+    Returns
+    -------
+    (C, F) : leaf tensors of shapes (n, k) and (k, m).
 
     Examples
     --------
@@ -64,7 +80,7 @@ def init_factors(n: int, m: int, k: int, *, seed=None, dtype=torch.float32):
     return C, F
 
 
-def example_problem():
+def example_problem() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The 3x4, k=2 problem printed (to 4 decimals) in the original notebook.
 
     Returns D and fresh leaf tensors C, F with ``requires_grad=True``. The

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 
 from .loss import _residual
-from .validation import check_factors, check_no_overflow, check_scalar, check_target
+from .validation import (
+    MaskLike,
+    MatrixLike,
+    check_factors,
+    check_no_overflow,
+    check_scalar,
+    check_target,
+)
 
 __all__ = ["analytic_gradients"]
 
@@ -18,22 +25,33 @@ def _gradients(R, C, F, l2: float = 0.0):
     return dC, dF
 
 
-def _descend(C, F, R, lr: float, l2: float, dF_buffer) -> None:
-    """The update C -= lr dC, F -= lr dF of ``_gradients``, in place, fused.
+def _descent_step(C, F, lr: float, l2: float = 0.0):
+    """The update C -= lr dC, F -= lr dF of ``_gradients``, fused and in place.
 
-    The same arithmetic in two BLAS calls: C ← (1 - 2 lr l2) C - 2 lr R Fᵀ is
-    one ``addmm_``; dF is computed into ``dF_buffer`` first, because it needs
-    the old C. Used by the fast path, where C and F hold no autograd history.
+    Returns ``step(R)``, which applies it for the residual R. The same
+    arithmetic in two BLAS calls: C ← (1 - 2 lr l2) C - 2 lr R Fᵀ is one
+    ``addmm_``; Cᵀ R is computed into a buffer first, because F's update
+    needs the old C. The views and the buffer are made once, here, because
+    on small matrices making them costs as much as the arithmetic. For the
+    fast path, where C and F hold no autograd history.
     """
-    step, shrink = -2.0 * lr, 1.0 - 2.0 * lr * l2
-    torch.mm(C.T, R, out=dF_buffer)              # Cᵀ R, with the old C
-    C.addmm_(R, F.T, beta=shrink, alpha=step)    # C - lr (2 R Fᵀ + 2 l2 C)
-    if l2:
-        F.mul_(shrink)
-    F.add_(dF_buffer, alpha=step)                # F - lr (2 Cᵀ R + 2 l2 F)
+    Ct, Ft = C.T, F.T
+    CtR = torch.empty_like(F)
+    alpha, shrink = -2.0 * lr, 1.0 - 2.0 * lr * l2
+
+    def step(R) -> None:
+        torch.mm(Ct, R, out=CtR)                      # Cᵀ R, with the old C
+        C.addmm_(R, Ft, beta=shrink, alpha=alpha)     # C - lr (2 R Fᵀ + 2 l2 C)
+        if l2:
+            F.mul_(shrink)
+        F.add_(CtR, alpha=alpha)                      # F - lr (2 Cᵀ R + 2 l2 F)
+
+    return step
 
 
-def analytic_gradients(D, C, F, mask=None, *, l2: float = 0.0):
+def analytic_gradients(D: MatrixLike, C: MatrixLike, F: MatrixLike,
+                       mask: MaskLike | None = None, *,
+                       l2: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradients of ``criterion(D, C @ F)`` with respect to C and F, by hand.
 
     With the residual R = C F - D (zero on unobserved entries when ``mask`` is

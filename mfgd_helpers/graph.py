@@ -1,31 +1,91 @@
 """The autograd graph: walk ``grad_fn`` down to the leaves, as text or as a picture.
 
+``graph_edges`` reads the graph once, as ``GraphNode`` values and (parent,
+child) index pairs; ``describe_graph`` and ``plot_graph`` are built on it.
 matplotlib is imported inside ``plot_graph`` only.
 """
 
 from __future__ import annotations
 
 import textwrap
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["describe_graph", "graph_edges", "plot_graph"]
 
 
-def _leaf_label(node, params) -> str:
-    variable = getattr(node, "variable", None)
+@dataclass(frozen=True)
+class GraphNode:
+    """One node of the autograd graph behind a tensor.
+
+    Attributes
+    ----------
+    index : int
+        Position in the list ``graph_edges`` returns; 0 is ``tensor.grad_fn``.
+    operation : str
+        Class name of the backward function, e.g. ``"MmBackward0"``, or
+        ``"AccumulateGrad"`` for a node that adds into a leaf's ``.grad``.
+    leaf : str or None
+        For an ``AccumulateGrad`` node, the leaf's name in ``params``, or
+        ``"leaf"`` when it has none; None for every other node.
+    shape : tuple of int or None
+        Shape of the leaf tensor; None for a node that is not a leaf (and for
+        a nested-tensor leaf, which has no single shape).
+
+    Examples
+    --------
+    >>> node = GraphNode(index=4, operation="AccumulateGrad", leaf="C", shape=(3, 2))
+    >>> node.is_leaf, node.label
+    (True, 'AccumulateGrad (C (3, 2))')
+    >>> print(node.box_text)
+    AccumulateGrad
+    C (3, 2)
+    >>> GraphNode(index=0, operation="MmBackward0").label
+    'MmBackward0'
+    """
+
+    index: int
+    operation: str
+    leaf: str | None = None
+    shape: tuple[int, ...] | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for an ``AccumulateGrad`` node, which writes into a leaf's ``.grad``."""
+        return self.leaf is not None
+
+    def _leaf_text(self) -> str:
+        return self.leaf if self.shape is None else f"{self.leaf} {self.shape}"
+
+    @property
+    def label(self) -> str:
+        """One line, as ``describe_graph`` prints it: ``'AccumulateGrad (C (3, 2))'``."""
+        return f"{self.operation} ({self._leaf_text()})" if self.is_leaf else self.operation
+
+    @property
+    def box_text(self) -> str:
+        """Two lines for a leaf, as ``plot_graph`` draws it: ``'AccumulateGrad\\nC (3, 2)'``."""
+        return f"{self.operation}\n{self._leaf_text()}" if self.is_leaf else self.operation
+
+
+def _name_of(tensor, params, default):
+    """The first name under which ``params`` holds this very tensor."""
+    return next((name for name, value in (params or {}).items() if value is tensor), default)
+
+
+def _graph_node(index, grad_fn, params) -> GraphNode:
+    variable = getattr(grad_fn, "variable", None)  # set on AccumulateGrad only
     if variable is None:
-        return ""
-    for name, tensor in (params or {}).items():
-        if tensor is variable:
-            return f"{name} {tuple(variable.shape)}"
-    return f"leaf {tuple(variable.shape)}"
-
-
-def _node_name(node, params) -> str:
-    label = _leaf_label(node, params)
-    name = type(node).__name__
-    return f"{name} ({label})" if label else name
+        return GraphNode(index, type(grad_fn).__name__)
+    shape = None if variable.is_nested else tuple(variable.shape)
+    return GraphNode(index, type(grad_fn).__name__, _name_of(variable, params, "leaf"), shape)
 
 
 def _check(tensor, params):
@@ -34,61 +94,125 @@ def _check(tensor, params):
             f"tensor must be a torch.Tensor; got {type(tensor).__name__}. "
             "Pass the result of an operation on tensors with requires_grad=True."
         )
-    if params is not None and not (
-        isinstance(params, dict)
-        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in params.items())
-    ):
+    if params is None:
+        return
+    if not isinstance(params, dict):
         raise TypeError(
-            "params must be a dict of names to tensors, e.g. params={'C': C, 'F': F}."
+            f"params must be a dict of names to tensors; got {type(params).__name__}. "
+            "Pass e.g. params={'C': C, 'F': F}."
         )
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise TypeError(
+                f"params keys must be str, the names to show; got a key of type "
+                f"{type(name).__name__}. Pass e.g. params={{'C': C, 'F': F}}."
+            )
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"params[{name!r}] must be a torch.Tensor, the leaf itself; got "
+                f"{type(value).__name__}. Pass e.g. params={{'C': C, 'F': F}}."
+            )
 
 
-def graph_edges(tensor, params=None):
+def graph_edges(
+    tensor: torch.Tensor, params: dict[str, torch.Tensor] | None = None
+) -> tuple[list[GraphNode], list[tuple[int, int]]]:
     """The autograd graph behind ``tensor`` as (nodes, edges), for drawing.
 
-    ``nodes`` maps a node number to its label (class name, and for
-    ``AccumulateGrad`` leaves the parameter name and shape); ``edges`` lists
-    (parent, child) pairs from the output towards the leaves. Node 0 is
-    ``tensor.grad_fn``.
+    Walks ``next_functions`` breadth first from ``tensor.grad_fn``. Inputs
+    that need no gradient (a ``None`` in ``next_functions``) have no node.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        Usually the loss.
+    params : dict of str to Tensor, optional
+        Names for the leaves, e.g. ``{"C": C, "F": F}``; other leaves are
+        called ``"leaf"``.
+
+    Returns
+    -------
+    nodes : list of GraphNode
+        ``nodes[i].index == i``; node 0 is ``tensor.grad_fn``. Empty when
+        ``tensor`` has no ``grad_fn``.
+    edges : list of (int, int)
+        (parent, child) index pairs, from the output towards the leaves, in
+        ``next_functions`` order. A node that uses the same input twice
+        (``C @ C``) gives the same pair twice.
+
+    Raises
+    ------
+    TypeError
+        If ``tensor`` is not a tensor or ``params`` is not a dict of names
+        to tensors.
 
     Examples
     --------
     >>> import torch
     >>> C = torch.ones(2, 1, requires_grad=True)
     >>> nodes, edges = graph_edges((C * 2).sum(), {"C": C})
-    >>> nodes
-    {0: 'SumBackward0', 1: 'MulBackward0', 2: 'AccumulateGrad (C (2, 1))'}
+    >>> [node.label for node in nodes]
+    ['SumBackward0', 'MulBackward0', 'AccumulateGrad (C (2, 1))']
+    >>> nodes[2]
+    GraphNode(index=2, operation='AccumulateGrad', leaf='C', shape=(2, 1))
     >>> edges
     [(0, 1), (1, 2)]
     """
     _check(tensor, params)
-    nodes, edges, index = {}, [], {}
     if tensor.grad_fn is None:
-        return nodes, edges
-    stack = [tensor.grad_fn]
-    index[tensor.grad_fn] = 0
-    nodes[0] = _node_name(tensor.grad_fn, params)
-    while stack:
-        node = stack.pop(0)
-        for child, _ in node.next_functions:
+        return [], []
+    nodes = [_graph_node(0, tensor.grad_fn, params)]
+    edges = []
+    index = {tensor.grad_fn: 0}
+    queue = deque([tensor.grad_fn])
+    while queue:
+        grad_fn = queue.popleft()
+        for child, _ in grad_fn.next_functions:
             if child is None:
                 continue
             if child not in index:
-                index[child] = len(index)
-                nodes[index[child]] = _node_name(child, params)
-                stack.append(child)
-            edges.append((index[node], index[child]))
+                index[child] = len(nodes)
+                nodes.append(_graph_node(len(nodes), child, params))
+                queue.append(child)
+            edges.append((index[grad_fn], index[child]))
     return nodes, edges
 
 
-def describe_graph(tensor, params=None) -> str:
+def _branches(children, prefix):
+    """Stack entries (child, prefix, is last) for ``children``, first child on top."""
+    return [(child, prefix, pos == len(children) - 1)
+            for pos, child in enumerate(children)][::-1]
+
+
+def describe_graph(tensor: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> str:
     """The autograd graph behind ``tensor`` as an indented tree of node names.
 
     Starts at ``tensor.grad_fn`` and follows ``next_functions`` down to the
     ``AccumulateGrad`` nodes, which write into the leaves' ``.grad``. Inputs
-    that need no gradient (such as D) have no node and are not shown.
-    ``params={"C": C, "F": F}`` names the leaves. The text holds no memory
+    that need no gradient (such as D) have no node and are not shown. A node
+    reached a second time is marked "(shown above)" instead of repeating its
+    subtree; a leaf is listed every time it is used. The text holds no memory
     addresses, so it is the same on every run.
+
+    Parameters
+    ----------
+    tensor : torch.Tensor
+        Usually the loss. For a tensor without ``grad_fn`` the text says why
+        there is no graph.
+    params : dict of str to Tensor, optional
+        Names for the leaves, e.g. ``{"C": C, "F": F}``; other leaves are
+        called ``"leaf"``.
+
+    Returns
+    -------
+    str
+        One line per node, or one sentence when there is no graph.
+
+    Raises
+    ------
+    TypeError
+        If ``tensor`` is not a tensor or ``params`` is not a dict of names
+        to tensors.
 
     Examples
     --------
@@ -107,29 +231,26 @@ def describe_graph(tensor, params=None) -> str:
     >>> print(describe_graph(C, {"C": C}))
     C has no grad_fn: it is a leaf (requires_grad=True); backward() accumulates its gradient in C.grad
     """
-    _check(tensor, params)
-    if tensor.grad_fn is None:
-        name = next((k for k, v in (params or {}).items() if v is tensor), "tensor")
+    nodes, edges = graph_edges(tensor, params)  # checks tensor and params
+    if not nodes:
+        name = _name_of(tensor, params, "tensor")
         if tensor.requires_grad:
             return (f"{name} has no grad_fn: it is a leaf (requires_grad=True); "
                     f"backward() accumulates its gradient in {name}.grad")
         return f"{name} has no grad_fn: autograd does not track it (requires_grad=False)"
-    lines = [_node_name(tensor.grad_fn, params)]
-    seen = {tensor.grad_fn}
-
-    def walk(node, prefix):
-        children = [c for c, _ in node.next_functions if c is not None]
-        for pos, child in enumerate(children):
-            last = pos == len(children) - 1
-            branch = "└── " if last else "├── "
-            repeat = child in seen and type(child).__name__ != "AccumulateGrad"
-            lines.append(prefix + branch + _node_name(child, params)
-                         + (" (shown above)" if repeat else ""))
-            if not repeat:
-                seen.add(child)
-                walk(child, prefix + ("    " if last else "│   "))
-
-    walk(tensor.grad_fn, "")
+    children = [[] for _ in nodes]
+    for parent, child in edges:
+        children[parent].append(child)
+    lines, seen = [nodes[0].label], {0}
+    stack = _branches(children[0], "")
+    while stack:
+        i, prefix, last = stack.pop()
+        repeat = i in seen and not nodes[i].is_leaf
+        lines.append(prefix + ("└── " if last else "├── ") + nodes[i].label
+                     + (" (shown above)" if repeat else ""))
+        if not repeat:
+            seen.add(i)
+            stack += _branches(children[i], prefix + ("    " if last else "│   "))
     return "\n".join(lines)
 
 
@@ -143,21 +264,22 @@ def _graph_layout(nodes, edges):
     A node shared by several parents sits below all of them; within a row,
     nodes are ordered by the mean column of their parents (fewer crossings).
     """
-    children = {i: [] for i in nodes}
-    parents = {i: [] for i in nodes}
+    indices = [node.index for node in nodes]
+    children = {i: [] for i in indices}
+    parents = {i: [] for i in indices}
     for a, b in dict.fromkeys(edges):
         children[a].append(b)
         parents[b].append(a)
-    indegree = {i: len(parents[i]) for i in nodes}
-    order, ready = [], [i for i in nodes if indegree[i] == 0]
+    indegree = {i: len(parents[i]) for i in indices}
+    order, ready = [], deque(i for i in indices if indegree[i] == 0)
     while ready:
-        node = ready.pop(0)
+        node = ready.popleft()
         order.append(node)
         for child in children[node]:
             indegree[child] -= 1
             if indegree[child] == 0:
                 ready.append(child)
-    row = {i: 0 for i in nodes}
+    row = {i: 0 for i in indices}
     for node in order:
         for child in children[node]:
             row[child] = max(row[child], row[node] + 1)
@@ -174,7 +296,9 @@ def _graph_layout(nodes, edges):
     return row, column, rows
 
 
-def plot_graph(tensor, params=None, ax=None):
+def plot_graph(
+    tensor: torch.Tensor, params: dict[str, torch.Tensor] | None = None, ax: Axes | None = None
+) -> Figure:
     """Draw the autograd graph behind ``tensor`` as boxes and arrows.
 
     The picture of ``describe_graph``: node 0 at the top is
@@ -225,12 +349,10 @@ def plot_graph(tensor, params=None, ax=None):
             f"ax must be a matplotlib Axes; got {type(ax).__name__}. "
             "Pass e.g. ax=plt.subplots()[1], or leave ax=None for a new figure."
         )
-    labels = {i: name.replace(" (", "\n", 1)[:-1] if name.startswith("AccumulateGrad (")
-              else name for i, name in nodes.items()}
     if nodes:
         row, column, rows = _graph_layout(nodes, edges)
         widest = max(len(members) for members in rows.values())
-        longest = max(len(line) for text in labels.values() for line in text.split("\n"))
+        longest = max(len(line) for node in nodes for line in node.box_text.split("\n"))
     else:
         widest, longest, rows = 1, 40, {0: []}
     col_inches = 0.075 * longest + 0.7  # 9 pt monospace box plus a gap
@@ -251,13 +373,13 @@ def plot_graph(tensor, params=None, ax=None):
         return fig
 
     boxes = {}
-    for i, text in labels.items():
-        leaf = text.startswith("AccumulateGrad")
+    for node in nodes:
+        i = node.index
         boxes[i] = ax.text(
-            column[i], -row[i], text, ha="center", va="center", fontsize=9,
+            column[i], -row[i], node.box_text, ha="center", va="center", fontsize=9,
             family="monospace", zorder=3,
             bbox=dict(boxstyle="round,pad=0.4", ec="0.3",
-                      fc=_LEAF_COLOR if leaf else _GRAD_FN_COLOR))
+                      fc=_LEAF_COLOR if node.is_leaf else _GRAD_FN_COLOR))
     counts: dict[tuple[int, int], int] = {}
     for edge in edges:
         counts[edge] = counts.get(edge, 0) + 1

@@ -11,14 +11,14 @@ import numbers
 
 import torch
 
-from .validation import check_dim, check_seed
+from .validation import Seed, check_dim, check_scalar, check_seed
 
 __all__ = ["load_sample_image", "random_mask"]
 
 SAMPLE_IMAGES = ("grace_hopper.jpg",)
 
 
-def load_sample_image(name: str = "grace_hopper.jpg", size=None) -> torch.Tensor:
+def load_sample_image(name: str = "grace_hopper.jpg", size: int | None = None) -> torch.Tensor:
     """A photo bundled with matplotlib as a grayscale matrix with values in [0, 1].
 
     Parameters
@@ -78,7 +78,8 @@ def load_sample_image(name: str = "grace_hopper.jpg", size=None) -> torch.Tensor
     return torch.from_numpy(pixels.copy())
 
 
-def random_mask(shape, observed_fraction: float, *, seed=None) -> torch.Tensor:
+def random_mask(shape: tuple[int, int], observed_fraction: float, *,
+                seed: Seed = None) -> torch.Tensor:
     """A boolean mask with a given fraction of True (observed) entries at random places.
 
     Exactly ``round(observed_fraction * n * m)`` entries are True (at least

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .validation import check_finite, check_mask, check_matrix, check_no_overflow
+from .validation import MaskLike, MatrixLike, check_finite, check_mask, check_matrix, check_no_overflow
 
 __all__ = ["criterion"]
 
@@ -52,28 +52,30 @@ def _objective(R, C, F, l2: float = 0.0) -> torch.Tensor:
     return loss + _penalty(C, F, l2) if l2 else loss
 
 
-def _sum_of_squares(x: torch.Tensor) -> float:
-    """sum(x²) of a contiguous tensor as a Python float, without a temporary.
+def _sum_of_squares(flat: torch.Tensor) -> float:
+    """sum(x²) of a 1-D tensor as a Python float, without a temporary.
 
     Float32 dot products of at most ``PIECE`` entries, added up in double:
     one dot product over millions of entries loses digits (1e-5 relative at
     2000 x 2000), the pieces stay near 1e-7, like ``torch.sum``.
     """
-    flat = x.view(-1)
     if flat.numel() <= PIECE:
         return flat.dot(flat).item()
     return sum(piece.dot(piece).item() for piece in flat.split(PIECE))
 
 
-def _loss_value(R, C, F, l2: float = 0.0) -> float:
-    """``_objective(R, C, F, l2)`` as a float, computed as the fast path needs it."""
-    loss = _sum_of_squares(R)
+def _loss_value(r, c, f, l2: float = 0.0) -> float:
+    """``_objective(R, C, F, l2)`` as a float, from flat views r, c, f of R, C and F.
+
+    The fast path's form: it makes the views once, before its loop.
+    """
+    loss = _sum_of_squares(r)
     if l2:
-        loss += l2 * (_sum_of_squares(C) + _sum_of_squares(F))
+        loss += l2 * (_sum_of_squares(c) + _sum_of_squares(f))
     return loss
 
 
-def criterion(A, B, mask=None) -> torch.Tensor:
+def criterion(A: MatrixLike, B: MatrixLike, mask: MaskLike | None = None) -> torch.Tensor:
     """Sum of squared differences ``sum((A - B) ** 2)``, a differentiable scalar.
 
     Parameters

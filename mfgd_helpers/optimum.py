@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from .validation import check_matrix, check_dim
+from .validation import MatrixLike, check_dim, check_matrix
 
 __all__ = ["best_rank_k_loss", "truncated_svd"]
 
 
-def best_rank_k_loss(D, k: int) -> float:
+def best_rank_k_loss(D: MatrixLike, k: int) -> float:
     """The smallest loss any rank-k factorization C @ F can reach on D.
 
     By the Eckart–Young theorem it is the sum of the squared singular values
@@ -35,12 +35,21 @@ def best_rank_k_loss(D, k: int) -> float:
     return float((s[k:] ** 2).sum())
 
 
-def truncated_svd(D, k: int):
+def truncated_svd(D: MatrixLike, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The best rank-k factors of D: C = U_k √S_k (n, k) and F = √S_k V_kᵀ (k, m).
 
     ``criterion(D, C @ F)`` equals ``best_rank_k_loss(D, k)`` up to rounding.
-    The factors have D's dtype and do not require grad; when k exceeds
-    min(n, m), the extra columns of C and rows of F are zero.
+
+    Parameters
+    ----------
+    D : (n, m) tensor, numpy array or nested list
+    k : int >= 1
+        Columns of C (rows of F).
+
+    Returns
+    -------
+    (C, F) : tensors of D's dtype, without grad. When k exceeds min(n, m),
+        the extra columns of C and rows of F are zero.
 
     Examples
     --------

@@ -7,7 +7,14 @@ import torch
 from .threads import one_thread_if_small
 from .gradients import _gradients
 from .loss import _hide, _residual
-from .validation import check_dim, check_factors, check_no_overflow, check_target
+from .validation import (
+    MaskLike,
+    MatrixLike,
+    check_dim,
+    check_factors,
+    check_no_overflow,
+    check_target,
+)
 
 __all__ = ["curvature", "max_stable_lr", "suggest_lr"]
 
@@ -26,17 +33,35 @@ def _hvp(R, C, F, V, W, mask):
     return a + c, b + d
 
 
-def curvature(D, C, F, *, mask=None, n_iter: int = 200) -> float:
+def curvature(D: MatrixLike, C: MatrixLike, F: MatrixLike, *, mask: MaskLike | None = None,
+              n_iter: int = 200) -> float:
     """Largest eigenvalue of the loss's Hessian at (C, F).
 
-    Gradient descent with a fixed learning rate ``lr`` is stable near (C, F)
-    only while ``lr < 2 / curvature``. The Hessian-vector products are exact
+    At a minimum, gradient descent with a fixed learning rate ``lr`` can
+    settle only while ``lr < 2 / curvature``; away from a minimum,
+    ``1 / curvature`` is the step that the local curvature allows (the
+    descent lemma), and larger steps may still work. The Hessian-vector products are exact
     (derived by hand) and computed in float64. Small problems (k(n + m) <= 100
     unknowns) get the eigenvalue of the full Hessian; larger ones the Lanczos
     method, from a fixed random start, with at most ``n_iter`` products. It
     stops when the top Ritz value is within 1e-9 (relative) of an eigenvalue
     of the Hessian; from a random start that is the largest one, approached
     from below (a Ritz value never exceeds it).
+
+    Parameters
+    ----------
+    D : (n, m) tensor, numpy array or nested list
+        The target; finite where observed.
+    C, F : (n, k) and (k, m) tensors, arrays or lists
+        The point where the curvature is taken (usually the start).
+    mask : (n, m) bool tensor, optional
+        True marks an observed entry; the loss counts only those.
+    n_iter : int >= 1
+        The most Hessian-vector products the Lanczos method may use.
+
+    Returns
+    -------
+    float >= 0 (0 when the Hessian has no positive eigenvalue).
 
     Examples
     --------
@@ -115,8 +140,27 @@ def _lanczos_top(matvec, start, max_steps, rtol=1e-9):
     return top
 
 
-def max_stable_lr(D, C, F, *, mask=None) -> float:
-    """``2 / curvature(D, C, F)``: above this step size the iteration blows up.
+def max_stable_lr(D: MatrixLike, C: MatrixLike, F: MatrixLike, *,
+                  mask: MaskLike | None = None) -> float:
+    """``2 / curvature(D, C, F)``: the step size bound for the curvature at (C, F).
+
+    At a minimum with this curvature, iterates with a larger fixed step
+    cannot settle. Away from a minimum it is an estimate, not a cliff: the
+    curvature changes along the path, so runs somewhat above it may still
+    converge, and runs below it are not guaranteed to.
+
+    Parameters
+    ----------
+    D : (n, m) tensor, numpy array or nested list
+        The target; finite where observed.
+    C, F : (n, k) and (k, m) tensors, arrays or lists
+        The point where the curvature is taken (usually the start).
+    mask : (n, m) bool tensor, optional
+        True marks an observed entry; the loss counts only those.
+
+    Returns
+    -------
+    float (inf when the curvature is 0).
 
     Examples
     --------
@@ -129,7 +173,8 @@ def max_stable_lr(D, C, F, *, mask=None) -> float:
     return float("inf") if lam == 0 else 2.0 / lam
 
 
-def suggest_lr(D, C, F, *, mask=None) -> float:
+def suggest_lr(D: MatrixLike, C: MatrixLike, F: MatrixLike, *,
+               mask: MaskLike | None = None) -> float:
     """A safe fixed learning rate for training from (C, F): 1 / curvature.
 
     The curvature is taken as the larger of its value at the start and the
@@ -138,6 +183,19 @@ def suggest_lr(D, C, F, *, mask=None) -> float:
     because the factors grow or shrink while training. The result is half
     the largest stable step at both places, so the run neither diverges nor
     crawls.
+
+    Parameters
+    ----------
+    D : (n, m) tensor, numpy array or nested list
+        The target; finite where observed.
+    C, F : (n, k) and (k, m) tensors, arrays or lists
+        The point where the curvature is taken (usually the start).
+    mask : (n, m) bool tensor, optional
+        True marks an observed entry; the loss counts only those.
+
+    Returns
+    -------
+    float > 0
 
     Examples
     --------

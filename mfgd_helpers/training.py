@@ -12,10 +12,12 @@ from typing import Callable, Optional
 
 import torch
 
-from .gradients import _descend
+from .gradients import _descent_step
 from .loss import _loss_value, _objective, _residual
 from .threads import one_thread_if_small
 from .validation import (
+    MaskLike,
+    MatrixLike,
     check_bool,
     check_callable,
     check_choice,
@@ -79,6 +81,16 @@ class TrainResult:
     lr, n_iterations, method : the settings of the run.
     seconds : float
         Wall-clock time of the loop (not shown in the repr: it varies).
+
+    Examples
+    --------
+    >>> from mfgd_helpers import example_problem, train
+    >>> D, C, F = example_problem()
+    >>> result = train(D, C, F, lr=0.01, n_iterations=100)
+    >>> result
+    TrainResult(method='autograd', lr=0.01, iterations=100/100, final_loss=0.02225)
+    >>> result.diverged, result.D_hat.shape
+    (False, torch.Size([3, 4]))
     """
 
     C: torch.Tensor
@@ -131,10 +143,19 @@ def gradient_step(C: torch.Tensor, F: torch.Tensor, lr: float) -> None:
         C.grad.zero_()
         F.grad.zero_()
 
+    Parameters
+    ----------
+    C, F : leaf tensors with ``requires_grad=True``
+        The factors, after ``loss.backward()`` has filled their ``.grad``.
+    lr : float > 0
+        The learning rate.
+
     Raises
     ------
     RuntimeError
         If ``loss.backward()`` has not filled ``C.grad`` and ``F.grad`` yet.
+    ValueError
+        If a gradient holds NaN or inf, or the step would overflow.
 
     Examples
     --------
@@ -221,8 +242,8 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
             F -= lr * dF
 
     tuned: the same three pieces write into buffers allocated once (the
-    residual is one ``addmm`` into R, the update two BLAS calls in
-    ``_descend``), the loss is ``_loss_value`` (dot products, no temporary),
+    residual is one ``addmm`` into R, the update two BLAS calls made by
+    ``_descent_step``), the loss is ``_loss_value`` (dot products, no temporary),
     and ``inference_mode`` skips the bookkeeping that ``no_grad`` still does
     for every operation (``on_loss``, and so the callback, runs inside it).
 
@@ -233,15 +254,15 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
     """
     C_work, F_work = C.t().contiguous().t(), F.contiguous()  # copies unless already so
     R = torch.empty(D.shape, dtype=D.dtype, device=D.device)  # contiguous, whatever D is
-    dF = torch.empty(F.shape, dtype=F.dtype, device=F.device)
-    C_rows = C_work.t()  # a contiguous view of C_work, for the loss
+    flat = R.view(-1), C_work.t().view(-1), F_work.view(-1)   # for the loss
     try:
         with torch.inference_mode():
+            step = _descent_step(C_work, F_work, lr, l2)
             for i in range(n_iterations):
                 _residual(D, C_work, F_work, mask, out=R)
-                if on_loss(i, _loss_value(R, C_rows, F_work, l2)):
+                if on_loss(i, _loss_value(*flat, l2)):
                     return
-                _descend(C_work, F_work, R, lr, l2, dF)
+                step(R)
     finally:
         if C_work is not C:
             C.copy_(C_work)
@@ -250,14 +271,14 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
 
 
 def train(
-    D,
-    C,
-    F,
+    D: MatrixLike,
+    C: MatrixLike,
+    F: MatrixLike,
     *,
     lr: float,
     n_iterations: int,
     method: str = "autograd",
-    mask=None,
+    mask: MaskLike | None = None,
     l2: float = 0.0,
     callback: Optional[Callable[[int, float], None]] = None,
     log_every: int = 1000,

@@ -20,8 +20,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING, Sequence, Union
 
 import torch
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# What the public functions accept (for type hints and the docs)
+MatrixLike = Union[torch.Tensor, "np.ndarray", Sequence[Sequence[float]]]
+MaskLike = Union[torch.Tensor, "np.ndarray", Sequence[Sequence[bool]]]
+Seed = Union[None, int, torch.Generator]
 
 __all__ = [
     "check_bool",
