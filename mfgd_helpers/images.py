@@ -7,11 +7,9 @@ matplotlib and Pillow are imported inside the function that reads it, so
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
-from .validation import Seed, check_dim, check_scalar, check_seed
+from .validation import Seed, check_choice, check_dim, check_scalar, check_seed
 
 __all__ = ["load_sample_image", "random_mask"]
 
@@ -50,11 +48,7 @@ def load_sample_image(name: str = "grace_hopper.jpg", size: int | None = None) -
     >>> 0.0 <= img.min().item() < img.max().item() <= 1.0
     True
     """
-    if name not in SAMPLE_IMAGES:
-        raise ValueError(
-            f"name == {name!r} is not a bundled sample image; use one of "
-            f"{SAMPLE_IMAGES}, e.g. name='grace_hopper.jpg'."
-        )
+    check_choice(name, "name", SAMPLE_IMAGES, "These photos ship with matplotlib.")
     import matplotlib.cbook
     import numpy as np
     from PIL import Image
@@ -107,23 +101,17 @@ def random_mask(shape: tuple[int, int], observed_fraction: float, *,
     >>> torch.equal(mask, random_mask((4, 5), 0.5, seed=0))
     True
     """
-    if (not isinstance(shape, (tuple, list, torch.Size)) or len(shape) != 2):
-        raise ValueError(
-            f"shape == {shape!r}, must be a pair (n, m) such as D.shape."
-        )
+    if not isinstance(shape, (tuple, list, torch.Size)):
+        raise TypeError(f"shape == {shape!r} ({type(shape).__name__}), must be a pair "
+                        "(n, m) such as D.shape.")
+    if len(shape) != 2:
+        raise ValueError(f"shape == {tuple(shape)!r}, must be a pair (n, m) such as D.shape.")
     n, m = check_dim(shape[0], "shape[0]"), check_dim(shape[1], "shape[1]")
-    if isinstance(observed_fraction, bool) or not isinstance(observed_fraction, numbers.Real):
-        raise TypeError(
-            f"observed_fraction == {observed_fraction!r} "
-            f"({type(observed_fraction).__name__}), must be a number in (0, 1]. "
-            "Pass e.g. observed_fraction=0.5 to hide half of the entries."
-        )
-    fraction = float(observed_fraction)
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(
-            f"observed_fraction == {observed_fraction}, must be in (0, 1]: the share "
-            "of entries that stay observed. Pass e.g. observed_fraction=0.5."
-        )
+    fraction = check_scalar(
+        observed_fraction, "observed_fraction", float, min_val=0, max_val=1,
+        include_boundaries="right",
+        fix="It is the share of entries that stay observed: observed_fraction=0.5 "
+            "hides half of them.")
     g = check_seed(seed)
     count = max(1, round(fraction * n * m))
     order = torch.randperm(n * m, generator=g)
