@@ -43,11 +43,32 @@ def test_a_step_above_the_bound_diverges_and_the_suggestion_converges():
     assert bad.diverged
 
 
-def test_suggest_lr_with_mask():
-    D = mf.make_target(6, 6, 2, seed=0)
-    C, F = mf.init_factors(6, 6, 2, seed=1)
-    mask = torch.rand(6, 6, generator=torch.Generator().manual_seed(0)) < 0.5
-    assert mf.suggest_lr(D, C, F, mask=mask) > 0
+def _masked_top_eigenvalue(D, C, F, mask):
+    """The top eigenvalue of the masked loss's Hessian, by autograd, in float64."""
+    n, k = C.shape
+
+    def loss(x):
+        Cx, Fx = x[: n * k].view(n, k), x[n * k:].view(k, -1)
+        return (((Cx @ Fx - D) * mask) ** 2).sum()
+
+    x = torch.cat([C.flatten(), F.flatten()]).double()
+    H = torch.autograd.functional.hessian(loss, x)
+    return torch.linalg.eigvalsh(H)[-1].item()
+
+
+@pytest.mark.parametrize("fraction", [0.3, 0.6])
+def test_suggest_lr_with_mask_uses_the_masked_curvature_and_sigma(fraction):
+    D = mf.make_target(6, 5, 2, seed=0).double()
+    C, F = (t.detach().double() for t in mf.init_factors(6, 5, 2, seed=1))
+    mask = mf.random_mask(D.shape, fraction, seed=2)
+    hidden_as_nan = torch.where(mask, D, float("nan"))
+    lam = _masked_top_eigenvalue(D, C, F, mask)
+    sigma1 = torch.linalg.matrix_norm(D * mask, ord=2).item()
+    expected = 1 / max(lam, 4 * sigma1)
+    assert mf.curvature(hidden_as_nan, C, F, mask=mask) == pytest.approx(lam, rel=1e-9)
+    assert mf.suggest_lr(hidden_as_nan, C, F, mask=mask) == pytest.approx(expected, rel=1e-9)
+    assert mf.max_stable_lr(D, C, F, mask=mask) == pytest.approx(2 / lam, rel=1e-9)
+    assert mf.suggest_lr(D, C, F) != pytest.approx(expected, rel=1e-3)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
