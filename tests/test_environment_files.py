@@ -141,3 +141,19 @@ def test_the_wheel_builds_without_a_deprecation_warning(tmp_path):
     assert not warnings, "\n".join(warnings)
     assert [p.name for p in tmp_path.iterdir()] == [
         f"mfgd_helpers-{project()['version']}-py3-none-any.whl"]
+
+
+def test_make_unit_collects_no_notebook():
+    """`make unit` is the quick loop: pytest's own collection of its paths holds no .ipynb."""
+    import re
+    import subprocess
+    import sys
+
+    recipe = re.search(r"^unit:.*\n\t(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    paths = [p for p in recipe.split() if (ROOT / p).exists()]
+    assert paths and "notebooks" not in paths
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *paths],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert not [line for line in out.stdout.splitlines() if line.startswith("notebooks/")]
+    assert "tests/test_training.py::" in out.stdout
