@@ -20,11 +20,10 @@ from .graph import describe_graph, plot_graph
 from .images import load_sample_image, random_mask
 from .loss import criterion
 from .optimum import best_rank_k_loss, truncated_svd
-from .playground_logic import PlaygroundFigure, PlaygroundSettings, PlaygroundView, playground_view
+from .play import playground
 from .plots import plot_loss, plot_matrices
 from .step_size import curvature, max_stable_lr, suggest_lr
 from .training import DivergenceWarning, TrainResult, gradient_step, train
-from .widgets import playground
 
 __all__ = [
     # the problem

@@ -192,7 +192,7 @@ def table():
         "plot_matrices": (
             lambda **kw: mf.plot_matrices(**(dict(D=D0, D_hat=C0 @ F0) | kw)),
             {"D": bad_matrices(D0), "D_hat": bad_matrices(D0),
-             "titles": [("too few", ("D", "D_hat"), ValueError), ("a string", "D", ValueError)],
+             "titles": [("too few", ("D", "D_hat"), ValueError), ("a string", "D", TypeError)],
              "fig": [("a number", 3, TypeError)],
              "annotate": [("a string", "yes", TypeError)],
              "shared_scale": [("an int", 2, TypeError)]}),

@@ -129,18 +129,33 @@ def test_license_metadata_is_pep_639():
         f"the build backend must be bounded on both sides, got {setuptools}")
 
 
-def test_the_wheel_builds_without_a_deprecation_warning(tmp_path):
-    # pip's isolated build, as `pip install git+...` and Binder run it
+def test_the_wheel_builds_without_a_deprecation_warning_and_holds_the_package(tmp_path):
+    """pip's isolated build, as `pip install git+...` and Binder run it, of a clean copy.
+
+    A clean copy, because setuptools writes build/ into the source tree, and
+    a module deleted since the last build would linger there and in the wheel.
+    """
+    import shutil
+    import zipfile
+
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", "mutants", "notebooks"))
+    wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
-         "-w", str(tmp_path), str(ROOT)],
+         "-w", str(wheels), str(source)],
         capture_output=True, text=True, timeout=300)
     output = build.stdout + build.stderr
     assert build.returncode == 0, output[-3000:]
     warnings = [line for line in output.splitlines() if re.search("deprecat", line, re.I)]
     assert not warnings, "\n".join(warnings)
-    assert [p.name for p in tmp_path.iterdir()] == [
-        f"mfgd_helpers-{project()['version']}-py3-none-any.whl"]
+    wheel = wheels / f"mfgd_helpers-{project()['version']}-py3-none-any.whl"
+    assert [p.name for p in wheels.iterdir()] == [wheel.name]
+    packaged = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "mfgd_helpers").rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert packaged == modules
 
 
 def test_make_unit_collects_no_notebook():
