@@ -341,14 +341,11 @@ def plot_graph(
     """
     nodes, edges = graph_edges(tensor, params)  # checks tensor and params
     import matplotlib.pyplot as plt
-    from matplotlib.axes import Axes
     from matplotlib.patches import FancyArrowPatch, Patch
 
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(
-            f"ax must be a matplotlib Axes; got {type(ax).__name__}. "
-            "Pass e.g. ax=plt.subplots()[1], or leave ax=None for a new figure."
-        )
+    from .plots import _check_axes
+
+    _check_axes(ax)
     if nodes:
         row, column, rows = _graph_layout(nodes, edges)
         widest = max(len(members) for members in rows.values())

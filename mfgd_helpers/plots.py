@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import torch
 
-from .validation import MatrixLike, check_bool, check_matrix, check_scalar
+from .validation import MatrixLike, check_bool, check_instance, check_matrix, check_scalar
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -75,30 +75,22 @@ def _power_of_ten(value, _position=None) -> str:
 def _check_axes(ax, name: str = "ax"):
     from matplotlib.axes import Axes
 
-    if ax is not None and not isinstance(ax, Axes):
-        raise TypeError(
-            f"{name} == {ax!r:.60} ({type(ax).__name__}), must be a matplotlib Axes. Pass "
-            f"e.g. {name}=plt.subplots()[1], or leave {name}=None for a new figure."
-        )
-    return ax
+    return check_instance(ax, name, Axes, "a matplotlib Axes",
+                          f"Pass e.g. {name}=plt.subplots()[1], or leave {name}=None for a "
+                          "new figure.")
 
 
 def _check_figure(fig, name: str = "fig"):
     from matplotlib.figure import FigureBase
 
-    if fig is not None and not isinstance(fig, FigureBase):
-        raise TypeError(
-            f"{name} == {fig!r:.60} ({type(fig).__name__}), must be a matplotlib Figure. "
-            f"Pass e.g. {name}=plt.figure(), or leave {name}=None for a new figure."
-        )
-    return fig
+    return check_instance(fig, name, FigureBase, "a matplotlib Figure",
+                          f"Pass e.g. {name}=plt.figure(), or leave {name}=None for a new "
+                          "figure.")
 
 
 def _check_text(x, name: str, *, optional: bool = True):
-    if (x is None and optional) or isinstance(x, str):
-        return x
-    raise TypeError(f"{name} == {x!r:.60} ({type(x).__name__}), must be a string"
-                    f"{' or None' if optional else ''}, e.g. {name}='my run'.")
+    return check_instance(x, name, str, "a string", f"Pass e.g. {name}='my run'.",
+                          optional=optional)
 
 
 def _check_titles(titles) -> tuple:

@@ -39,6 +39,7 @@ __all__ = [
     "check_dim",
     "check_dtype",
     "check_finite",
+    "check_instance",
     "check_factors",
     "check_lr",
     "check_mask",
@@ -247,6 +248,21 @@ def check_callable(x, name: str, signature: str):
     if x is not None and not callable(x):
         raise TypeError(f"{name} == {x!r} is not callable; pass a function {signature} or None.")
     return x
+
+
+def check_instance(x, name: str, types, what: str, fix: str = "", *, optional: bool = True):
+    """``x`` if it is an instance of ``types`` (or None, when ``optional``).
+
+    >>> check_instance(3, "label", str, "a string", "Pass e.g. label='my run'.")
+    Traceback (most recent call last):
+    ...
+    TypeError: label == 3 (int), must be a string or None. Pass e.g. label='my run'.
+    """
+    if (x is None and optional) or isinstance(x, types):
+        return x
+    shown = f"{x!r}"[:60]
+    raise TypeError(f"{name} == {shown} ({type(x).__name__}), must be {what}"
+                    f"{' or None' if optional else ''}.{' ' + fix if fix else ''}")
 
 
 def check_dtype(dtype, name: str = "dtype") -> torch.dtype:

@@ -161,5 +161,5 @@ def test_bad_ax(bad, got):
     fig, axes = plt.subplots(1, 2)
     ax = {"figure": fig, "axes array": axes, "string": "left"}[bad]
     C = torch.ones(1, requires_grad=True)
-    with pytest.raises(TypeError, match=rf"ax must be a matplotlib Axes; got {got}\. Pass e\.g\."):
+    with pytest.raises(TypeError, match=rf"ax == .* \({got}\), must be a matplotlib Axes or None\. Pass e\.g\."):
         mf.plot_graph(C * 2, ax=ax)
