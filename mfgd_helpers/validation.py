@@ -493,9 +493,8 @@ def check_no_overflow(value: torch.Tensor, what: str, dtype: torch.dtype) -> Non
     """
     if not bool(torch.isfinite(value.detach()).all()):
         largest = torch.finfo(dtype).max
-        fix = ("compute in float64 (.double())" if dtype == torch.float32
-               else "rescale the problem")
+        wider = " or compute in float64 (.double())" if dtype == torch.float32 else ""
         raise ValueError(
             f"{what} overflow {dtype} (largest value {largest:.2g}) although every "
-            f"input is finite. Scale the data down or {fix}."
+            f"input is finite. Scale the data down{wider}."
         )
