@@ -24,7 +24,7 @@ def _hide(X: torch.Tensor, mask) -> torch.Tensor:
     """
     if mask is None:
         return X
-    return torch.where(mask, X, torch.zeros((), dtype=X.dtype))
+    return torch.where(mask, X, 0.0)
 
 
 def _residual(D, C, F, mask=None, *, out=None) -> torch.Tensor:
@@ -46,7 +46,7 @@ def _penalty(C, F, l2: float):
     return l2 * (torch.sum(C ** 2) + torch.sum(F ** 2))
 
 
-def _objective(R, C, F, l2: float = 0.0) -> torch.Tensor:
+def _objective(R, C, F, l2: float) -> torch.Tensor:
     """The loss that training minimizes, from the residual: sum(R²) + the penalty."""
     loss = torch.sum(R ** 2)
     return loss + _penalty(C, F, l2) if l2 else loss
@@ -64,7 +64,7 @@ def _sum_of_squares(flat: torch.Tensor) -> float:
     return sum(piece.dot(piece).item() for piece in flat.split(PIECE))
 
 
-def _loss_value(r, c, f, l2: float = 0.0) -> float:
+def _loss_value(r, c, f, l2: float) -> float:
     """``_objective(R, C, F, l2)`` as a float, from flat views r, c, f of R, C and F.
 
     The fast path's form: it makes the views once, before its loop.
@@ -121,9 +121,6 @@ def criterion(A: MatrixLike, B: MatrixLike, mask: MaskLike | None = None) -> tor
     mask = check_mask(mask, A.shape)
     check_finite(A, "A", where=mask)
     check_finite(B, "B", where=mask)
-    if A.dtype != B.dtype:  # the wider one, as torch would promote
-        dtype = torch.promote_types(A.dtype, B.dtype)
-        A, B = A.to(dtype), B.to(dtype)
-    loss = torch.sum(_hide(A - B, mask) ** 2)
-    check_no_overflow(loss, "the squares of A - B", A.dtype)
+    loss = torch.sum(_hide(A - B, mask) ** 2)  # float32 and float64 give float64
+    check_no_overflow(loss, "the squares of A - B", loss.dtype)
     return loss

@@ -132,7 +132,7 @@ def check_scalar(x, name: str, target_type: type, *, min_val=None, max_val=None,
     value = _plain_number(x)
     abstract = numbers.Integral if target_type is int else numbers.Real
     if isinstance(value, bool) or not isinstance(value, abstract):
-        shown = f"{x!r}" if not isinstance(x, torch.Tensor) else f"tensor({value!r})"
+        shown = f"tensor({value!r})" if isinstance(x, torch.Tensor) and value is not x else f"{x!r}"
         raise TypeError(f"{name} == {shown} ({type(x).__name__}), must be {wanted}.{tail}")
     value = target_type(value)
     if target_type is float and not math.isfinite(value):
@@ -305,10 +305,11 @@ def _as_tensor(x, name: str, what: str) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
         rows = [len(r) for r in x] if isinstance(x, (list, tuple)) and all(
             isinstance(r, (list, tuple)) for r in x) else None
-        if rows and len(set(rows)) > 1:
+        other = next((i for i, r in enumerate(rows or ()) if r != rows[0]), None)
+        if other is not None:
             raise ValueError(
-                f"{name} is a ragged list: its rows have lengths {rows[:8]}; {what} "
-                "needs rows of equal length."
+                f"{name} is a ragged list: row 0 has {rows[0]} entries but row {other} has "
+                f"{rows[other]}; {what} needs rows of equal length."
             ) from None
         raise TypeError(
             f"{name} must be {what}: a tensor, a numpy array or a nested list of "
@@ -339,7 +340,7 @@ def check_matrix(x, name: str, *, dtype: torch.dtype | None = None,
     >>> check_matrix([[1, 2], [3]], "D")
     Traceback (most recent call last):
     ...
-    ValueError: D is a ragged list: its rows have lengths [2, 1]; a matrix needs rows of equal length.
+    ValueError: D is a ragged list: row 0 has 2 entries but row 1 has 1; a matrix needs rows of equal length.
     """
     x = _as_tensor(x, name, "a matrix")
     if x.is_complex() or x.dtype == torch.bool:

@@ -58,7 +58,7 @@ CASES = [
     ('matrix object array', lambda: v.check_matrix(np.array([[object()]]), "D"),
      TypeError, 'D is a numpy array of dtype object, must hold numbers (a matrix). Convert it with D.astype(float).'),
     ('matrix ragged', lambda: v.check_matrix([[1, 2], [3]], "D"),
-     ValueError, 'D is a ragged list: its rows have lengths [2, 1]; a matrix needs rows of equal length.'),
+     ValueError, 'D is a ragged list: row 0 has 2 entries but row 1 has 1; a matrix needs rows of equal length.'),
     ('matrix strings', lambda: v.check_matrix([["a"]], "D"),
      TypeError, "D must be a matrix: a tensor, a numpy array or a nested list of numbers; got list (too many dimensions 'str')."),
     ('matrix complex', lambda: v.check_matrix(torch.ones(1, 1, dtype=torch.complex64), "D"),
@@ -93,6 +93,26 @@ CASES = [
      ValueError, 'A has shape (3, 4) but B has shape (3, 2); the loss compares entry by entry, so the shapes must be equal (check the order of C @ F).'),
     ('train lr too large', lambda: mf.train(D, C, F, lr=1e300, n_iterations=1),
      ValueError, 'lr == 1e+300 with l2 == 0 is too large for torch.float32: the step 2 lr (1 + l2) exceeds its largest value 3.4e+38. Pass a small lr such as lr=0.01 (mf.suggest_lr gives a safe one).'),
+    ('mask sparse', lambda: v.check_mask(torch.ones(1, 2, dtype=torch.bool).to_sparse(), torch.Size([1, 2])),
+     TypeError, 'mask is a sparse_coo tensor; a boolean mask must be dense. Convert it with mask.to_dense().'),
+    ('mask string', lambda: v.check_mask("all", torch.Size([1, 2])),
+     TypeError, "mask == 'all' (str), must be a boolean mask: a tensor, a numpy array or a nested list."),
+    ('matrix numpy strings', lambda: v.check_matrix(np.array([["a", "b"]]), "D"),
+     TypeError, 'D is a numpy array of dtype <U1, must hold numbers (a matrix). Convert it with D.astype(float).'),
+    ('matrix ragged many rows', lambda: v.check_matrix([[1.0]] * 9 + [[1.0, 2.0]], "D"),
+     ValueError, 'D is a ragged list: row 0 has 1 entries but row 9 has 2; a matrix needs rows of equal length.'),
+    ('scalar right-closed', lambda: v.check_scalar(0, "f", float, min_val=0, max_val=1, include_boundaries="right"),
+     ValueError, 'f == 0.0, must be a number > 0 and <= 1.'),
+    ('choice of numbers', lambda: v.check_choice(3, "k", (1, 2)),
+     ValueError, 'k == 3, must be one of (1, 2).'),
+    ('scalar 1-element tensor', lambda: v.check_scalar(torch.tensor([1.0]), "lr", float),
+     TypeError, 'lr == tensor([1.]) (Tensor), must be a number.'),
+    ('scalar numpy 1-element', lambda: v.check_scalar(np.array([1.0]), "lr", float),
+     TypeError, 'lr == array([1.]) (ndarray), must be a number.'),
+    ('scalar bool tensor', lambda: v.check_scalar(torch.tensor(True), "lr", float),
+     TypeError, 'lr == tensor(True) (Tensor), must be a number.'),
+    ('scalar numpy bool', lambda: v.check_scalar(np.bool_(False), "k", int),
+     TypeError, 'k == np.False_ (bool), must be an integer.'),
 ]
 
 
@@ -111,6 +131,16 @@ def test_the_divergence_warning_names_the_iteration_the_loss_and_a_smaller_lr():
         "Training diverged at iteration 4: the loss became inf with lr=5. Try lr=0.5 or "
         "smaller (mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value)."]
     assert caught[0].category is mf.DivergenceWarning and caught[0].filename == __file__
+
+
+def test_numbers_in_any_wrapper_are_accepted_and_bounds_are_inclusive_where_said():
+    assert v.check_scalar(np.array(0.5), "lr", float) == 0.5
+    assert v.check_scalar(torch.tensor(3), "k", int) == 3 and type(v.check_scalar(np.int8(3), "k", int)) is int
+    assert v.check_scalar(1, "f", float, min_val=0, max_val=1, include_boundaries="right") == 1.0
+    assert v.check_scalar(0, "f", float, min_val=0, max_val=1, include_boundaries="left") == 0.0
+    assert v.check_scalar(0, "f", float, min_val=0, max_val=1) == 0.0
+    assert v.check_choice(2, "k", (1, 2)) == 2
+    assert v.check_bool(np.bool_(True), "flag") is True and v.check_bool(torch.tensor(False), "flag") is False
 
 
 def test_gradient_step_says_what_to_do_first():
