@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest
+.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest mutation
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -25,6 +25,7 @@ help:
 	@echo "make check-binder the Binder build here: nbval, repo2docker's plan, the memory walk"
 	@echo "make test-oldest  unit tests with every dependency at its lowest allowed version"
 	@echo "make test-latest  every test with the newest allowed versions"
+	@echo "make mutation   mutation testing (mutmut) of the core modules; MODULES=mfgd_helpers/optimum.py for one"
 
 setup: $(STAMP)
 
@@ -93,6 +94,18 @@ test-oldest test-latest: test-%:
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml) with
+# their unit tests and doctests: scripts/mutation.py installs the pinned mutmut
+# into $(VENV), starts afresh in mutants/ (ignored by git), and ends with the
+# kill rate per module and every surviving mutant. Not part of `make test`.
+#   make mutation MODULES="mfgd_helpers/optimum.py mfgd_helpers/data.py"
+#   make mutation MUTATION_ARGS=--keep     reuse mutants/ (mutmut's cache)
+#   make mutation MUTATION_ARGS=--report   print the last summary again
+MODULES ?=
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(PY) scripts/mutation.py $(if $(strip $(MODULES)),--modules $(MODULES)) $(MUTATION_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
