@@ -25,7 +25,7 @@ def _gradients(R, C, F, l2: float = 0.0):
     return dC, dF
 
 
-def _descent_step(C, F, lr: float, l2: float = 0.0):
+def _descent_step(C, F, lr: float, l2: float):
     """The update C -= lr dC, F -= lr dF of ``_gradients``, fused and in place.
 
     Returns ``step(R)``, which applies it for the residual R. The same

@@ -77,12 +77,15 @@ def curvature(D: MatrixLike, C: MatrixLike, F: MatrixLike, *, mask: MaskLike | N
     D, C, F = D.detach(), C.detach(), F.detach()
     with torch.no_grad(), one_thread_if_small(D.numel()):
         R = _residual(D, C, F, mask)
-        # a bound on the Hessian's entries: beyond float64 the eigensolver fails
+        # a bound on the Hessian's largest eigenvalue (its entries are sums of
+        # 2 C Cᵀ, 2 FᵀF and 2 R terms): beyond float64 the eigensolver fails
         size = max(*D.shape, C.shape[1])
-        check_no_overflow((C.abs().max() + F.abs().max()) ** 2 * size + R.abs().max(),
-                          "the Hessian's entries (products of C, F and C F - D)",
-                          torch.float64)
-        return _top_eigenvalue(R, C, F, mask, n_iter)
+        what = "the Hessian's entries (products of C, F and C F - D)"
+        bound = 2 * ((C.abs().max() + F.abs().max()) ** 2 * size + R.abs().max())
+        check_no_overflow(bound * (C.numel() + F.numel()), what, torch.float64)
+        top = _top_eigenvalue(R, C, F, mask, n_iter)
+    check_no_overflow(torch.tensor(top, dtype=torch.float64), what, torch.float64)
+    return top
 
 
 def _top_eigenvalue(R, C, F, mask, n_iter):

@@ -308,3 +308,11 @@ def test_a_target_too_large_to_train_on_warns_at_iteration_one():
     with pytest.warns(mf.DivergenceWarning, match="iteration 1"):
         result = train(D=D0 * 1e20, method="analytic")
     assert result.diverged_at == 1 and result.losses == []
+
+
+def test_curvature_never_returns_inf_for_finite_input():
+    D = torch.zeros(1, 1, dtype=torch.float64)
+    for scale in (0.6e154, 0.9e154, 1e200):
+        C = torch.full((1, 4), scale, dtype=torch.float64)
+        with pytest.raises(ValueError, match=r"Hessian's entries .* overflow torch.float64"):
+            mf.curvature(D, C, torch.ones(4, 1, dtype=torch.float64))
