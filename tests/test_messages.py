@@ -112,7 +112,7 @@ CASES = [
     ('scalar bool tensor', lambda: v.check_scalar(torch.tensor(True), "lr", float),
      TypeError, 'lr == tensor(True) (Tensor), must be a number.'),
     ('scalar numpy bool', lambda: v.check_scalar(np.bool_(False), "k", int),
-     TypeError, f'k == {np.bool_(False)!r} (bool), must be an integer.'),  # repr differs by numpy
+     TypeError, f'k == {np.bool_(False)!r} ({type(np.bool_(False)).__name__}), must be an integer.'),  # numpy's own words
 ]
 
 
