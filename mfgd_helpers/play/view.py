@@ -107,7 +107,7 @@ class View:
         """final loss - best possible loss (NaN when the run diverged)."""
         return float("nan") if self.diverged else self.final_loss - self.optimum
 
-    @property
+    @functools.cached_property
     def diagnosis(self) -> Diagnosis:
         """``diagnose`` of this run: verdict, advice, the final loss in words."""
         r = self.result
