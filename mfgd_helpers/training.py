@@ -201,22 +201,28 @@ def _step(C, F, lr: float) -> None:
     F.grad.zero_()
 
 
-def _caller_stacklevel() -> int:
-    """The stacklevel of the first frame outside this package: the user's line."""
-    frame, level = sys._getframe(1), 1
+def _caller_frame():
+    """The first frame outside this package: the user's line (None if there is none)."""
+    frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    return level
+        frame = frame.f_back
+    return frame
 
 
 def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
-    warnings.warn(
+    message = (
         f"Training diverged at iteration {iteration}: the loss became {loss} "
         f"with lr={lr:g}. Try lr={lr / 10:g} or smaller "
-        "(mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value).",
-        DivergenceWarning,
-        stacklevel=_caller_stacklevel(),
-    )
+        "(mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value).")
+    frame = _caller_frame()
+    if frame is None:
+        warnings.warn(message, DivergenceWarning, stacklevel=2)
+        return
+    # Attributed to the caller's line however many frames of this package lie
+    # in between; no once-per-location registry, so a re-run cell warns again.
+    warnings.warn_explicit(message, DivergenceWarning, frame.f_code.co_filename,
+                           frame.f_lineno, module=frame.f_globals.get("__name__"),
+                           module_globals=frame.f_globals)
 
 
 def _loop_autograd(D, C, F, lr, n_iterations, mask, l2, on_loss):

@@ -158,7 +158,6 @@ def test_a_blow_up_in_the_last_update_is_caught_at_the_loss_after_it():
     # one update with lr=1e18 leaves finite factors whose product overflows float32
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        line = inspect.currentframe().f_lineno + 1
         result = mf.train(D0, C0, F0, lr=1e18, n_iterations=1, method="analytic")
     assert len(result.losses) == 1 and math.isfinite(result.losses[0])
     assert math.isinf(result.final_loss)
@@ -168,9 +167,18 @@ def test_a_blow_up_in_the_last_update_is_caught_at_the_loss_after_it():
         "Training diverged at iteration 2: the loss became inf with lr=1e+18. "
         "Try lr=1e+17 or smaller (mf.max_stable_lr(D, C, F) gives the bound, "
         "mf.suggest_lr a safe value).")
-    assert (caught[0].filename, caught[0].lineno) == (__file__, line)
     assert repr(result) == ("TrainResult(method='analytic', lr=1e+18, iterations=1/1, "
                             "diverged at iteration 2)")
+
+
+@pytest.mark.parametrize("method", ["analytic", "autograd"])
+def test_the_divergence_warning_points_at_the_callers_line(method):
+    # the caller's file and line, however many frames of the package lie between
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = inspect.currentframe().f_lineno + 1
+        mf.train(D0, C0, F0, lr=1e18, n_iterations=3, method=method)
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
 
 
 def test_the_default_log_every_calls_back_at_the_first_and_every_thousandth_iteration():
