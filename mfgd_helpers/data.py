@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .memory import check_memory
 from .validation import Seed, check_dim, check_dtype, check_seed
 
 __all__ = ["example_problem", "init_factors", "make_target"]
@@ -41,6 +42,9 @@ def make_target(n: int, m: int, k: int, *, seed: Seed = None,
     n, m, k = check_dim(n, "n"), check_dim(m, "m"), check_dim(k, "k")
     dtype = check_dtype(dtype)
     g = check_seed(seed)
+    check_memory((n * m + n * k + k * m) * torch.empty((), dtype=dtype).element_size(),
+                 f"make_target(n={n}, m={m}, k={k}) builds D of {n} × {m} "
+                 f"{str(dtype).removeprefix('torch.')} entries")
     left = torch.rand(n, k, generator=g, dtype=dtype)
     right = torch.rand(k, m, generator=g, dtype=dtype)
     return left @ right

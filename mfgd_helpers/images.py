@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .memory import check_memory
 from .validation import Seed, check_choice, check_dim, check_scalar, check_seed
 
 __all__ = ["load_sample_image", "random_mask"]
@@ -113,6 +114,8 @@ def random_mask(shape: tuple[int, int], observed_fraction: float, *,
         fix="It is the share of entries that stay observed: observed_fraction=0.5 "
             "hides half of them.")
     g = check_seed(seed)
+    check_memory(9 * n * m, f"random_mask(({n}, {m}), ...) draws a random order of the "
+                            f"{n} × {m} entries (8 bytes each) and the mask (1 byte each)")
     count = max(1, round(fraction * n * m))
     order = torch.randperm(n * m, generator=g)
     mask = torch.zeros(n * m, dtype=torch.bool)

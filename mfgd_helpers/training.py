@@ -14,6 +14,7 @@ import torch
 
 from .gradients import _descent_step
 from .loss import _loss_value, _objective, _residual
+from .memory import RATINGS_PATH, check_memory
 from .threads import one_thread_if_small
 from .validation import (
     MaskLike,
@@ -225,6 +226,20 @@ def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
                            module_globals=frame.f_globals)
 
 
+def _check_working_memory(D, method: str, mask) -> None:
+    """Refuse a target whose loop would not fit in memory (before it starts)."""
+    # n × m matrices the loop holds besides D: the fast path's residual buffer;
+    # the autograd path's C F, R, R², their gradients (and the masked R).
+    copies = (1 if method == "analytic" else 5) + (mask is not None)
+    n, m = D.shape
+    fix = RATINGS_PATH if method == "analytic" else (
+        f"use method='analytic' ({copies - 4} instead of {copies}), or {RATINGS_PATH}")
+    check_memory(
+        copies * D.numel() * D.element_size(),
+        f"train(method={method!r}) on a {n} × {m} target holds about {copies} more "
+        f"n × m {str(D.dtype).removeprefix('torch.')} matrices", fix)
+
+
 def _loop_autograd(D, C, F, lr, n_iterations, mask, l2, on_loss):
     """The teaching path, the original notebook's loop: forward, backward, manual step."""
     for i in range(n_iterations):
@@ -366,6 +381,7 @@ def train(
     D, mask = check_target(D, mask)
     D = D.detach()
     C, F = check_factors(D, C, F)
+    _check_working_memory(D, method, mask)
     largest = torch.finfo(D.dtype).max
     if 2 * lr * (1 + l2) >= largest:
         raise ValueError(
