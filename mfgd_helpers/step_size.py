@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from .threads import one_thread_if_small
 from .gradients import _gradients
 from .loss import _hide, _residual
+from .training import _caller_frame
 from .validation import (
     MaskLike,
     MatrixLike,
@@ -16,9 +19,41 @@ from .validation import (
     check_target,
 )
 
-__all__ = ["curvature", "max_stable_lr", "suggest_lr"]
+__all__ = ["CurvatureWarning", "curvature", "max_stable_lr", "suggest_lr"]
 
 EXACT_LIMIT = 100  # unknowns k(n + m) up to which the full Hessian is built
+
+
+class CurvatureWarning(RuntimeWarning):
+    """The Lanczos estimate of the curvature stopped at its cap before converging.
+
+    The value returned is then a lower bound on the largest eigenvalue (a
+    Ritz value never exceeds it), so a step size computed from it may be too
+    large. Pass a larger ``n_iter`` to ``curvature``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from mfgd_helpers import make_target, init_factors, curvature
+    >>> D = make_target(40, 30, 3, seed=0)
+    >>> C, F = init_factors(40, 30, 5, seed=1)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     estimate = curvature(D, C, F, n_iter=3)
+    >>> [w.category.__name__ for w in caught]
+    ['CurvatureWarning']
+    """
+
+
+def _not_converged_warning(message: str) -> None:
+    """Warn at the caller's line, past this package's frames (as train's warning does)."""
+    frame = _caller_frame()
+    if frame is None:
+        warnings.warn(message, CurvatureWarning, stacklevel=2)
+        return
+    warnings.warn_explicit(message, CurvatureWarning, frame.f_code.co_filename,
+                           frame.f_lineno, module=frame.f_globals.get("__name__"),
+                           module_globals=frame.f_globals)
 
 
 def _hvp(R, C, F, V, W, mask):
@@ -37,16 +72,22 @@ def curvature(D: MatrixLike, C: MatrixLike, F: MatrixLike, *, mask: MaskLike | N
               n_iter: int = 200) -> float:
     """Largest eigenvalue of the loss's Hessian at (C, F).
 
-    At a minimum, gradient descent with a fixed learning rate ``lr`` can
-    settle only while ``lr < 2 / curvature``; away from a minimum,
-    ``1 / curvature`` is the step that the local curvature allows (the
-    descent lemma), and larger steps may still work. The Hessian-vector products are exact
-    (derived by hand) and computed in float64. Small problems (k(n + m) <= 100
-    unknowns) get the eigenvalue of the full Hessian; larger ones the Lanczos
-    method, from a fixed random start, with at most ``n_iter`` products. It
-    stops when the top Ritz value is within 1e-9 (relative) of an eigenvalue
-    of the Hessian; from a random start that is the largest one, approached
-    from below (a Ritz value never exceeds it).
+    Near (C, F) the loss is, to second order, a quadratic whose curvatures
+    are the Hessian's eigenvalues; away from a minimum some may be negative
+    (a saddle). At a minimum with this curvature, gradient descent with a
+    fixed learning rate ``lr`` can settle only while ``lr < 2 / curvature``.
+    Elsewhere ``2 / curvature`` is the descent-lemma step for the local
+    curvature (below it, one step lowers the loss as far as the quadratic
+    model at (C, F) can tell), not a cliff: the curvature changes along the
+    path. The Hessian-vector products are exact (derived by hand) and
+    computed in float64. Small problems (k(n + m) <= 100 unknowns) get the
+    eigenvalue of the full Hessian; larger ones the Lanczos method, from a
+    fixed random start, with at most ``n_iter`` products. It stops when the
+    top Ritz value is within 1e-9 (relative) of an eigenvalue of the Hessian;
+    from a random start that is, with probability one, the largest one,
+    approached from below (a Ritz value never exceeds it). After ``n_iter``
+    products without reaching that tolerance it returns the last Ritz value,
+    a lower bound, and warns.
 
     Parameters
     ----------
@@ -62,6 +103,12 @@ def curvature(D: MatrixLike, C: MatrixLike, F: MatrixLike, *, mask: MaskLike | N
     Returns
     -------
     float >= 0 (0 when the Hessian has no positive eigenvalue).
+
+    Warns
+    -----
+    CurvatureWarning
+        When the Lanczos method stops at ``n_iter`` products before its
+        estimate converged; pass a larger ``n_iter``.
 
     Examples
     --------
@@ -112,7 +159,8 @@ def _lanczos_top(matvec, start, max_steps, rtol=1e-9):
     (s: the last entry of θ's eigenvector of T) bounds its distance to an
     eigenvalue of A. Stops when that bound is below ``rtol * max|θ|``, when
     the Krylov space is exhausted (then T's eigenvalues are exact), or after
-    ``max_steps`` products.
+    ``max_steps`` products; in that last case it warns (CurvatureWarning) and
+    returns the last Ritz value, a lower bound.
 
     >>> A = torch.diag(torch.arange(1.0, 101.0, dtype=torch.float64))
     >>> round(_lanczos_top(lambda x: A @ x, torch.ones(100, dtype=torch.float64), 100), 9)
@@ -122,7 +170,7 @@ def _lanczos_top(matvec, start, max_steps, rtol=1e-9):
     steps = min(max_steps, dim)
     Q = torch.zeros(steps + 1, dim, dtype=torch.float64)
     Q[0] = start / torch.linalg.vector_norm(start)
-    alphas, betas, top = [], [], 0.0
+    alphas, betas, top, converged = [], [], 0.0, False
     for j in range(steps):
         w = matvec(Q[j])
         alphas.append(float(w @ Q[j]))
@@ -136,21 +184,32 @@ def _lanczos_top(matvec, start, max_steps, rtol=1e-9):
             T = T + torch.diag(off, 1) + torch.diag(off, -1)
         theta, S = torch.linalg.eigh(T)
         top, scale = float(theta[-1]), float(theta.abs().max())
-        if beta * abs(float(S[-1, -1])) <= rtol * scale or beta == 0.0:
+        error = beta * abs(float(S[-1, -1]))
+        if error <= rtol * scale or beta == 0.0:
+            converged = True
             break
         betas.append(beta)
         Q[j + 1] = w / beta
+    if not converged:
+        _not_converged_warning(
+            f"mf.curvature stopped at n_iter == {max_steps} Hessian-vector products before "
+            f"the Lanczos method converged: {top:.6g} is within {error:.2g} of an "
+            f"eigenvalue (asked: {rtol:g} relative) and may be below the largest one. "
+            f"Pass a larger n_iter, such as n_iter={2 * max_steps}.")
     return top
 
 
 def max_stable_lr(D: MatrixLike, C: MatrixLike, F: MatrixLike, *,
                   mask: MaskLike | None = None) -> float:
-    """``2 / curvature(D, C, F)``: the step size bound for the curvature at (C, F).
+    """``2 / curvature(D, C, F)``: the step bound of a minimum with this curvature.
 
-    At a minimum with this curvature, iterates with a larger fixed step
-    cannot settle. Away from a minimum it is an estimate, not a cliff: the
-    curvature changes along the path, so runs somewhat above it may still
-    converge, and runs below it are not guaranteed to.
+    A minimum at which the largest curvature is λ = ``curvature(D, C, F)``
+    cannot be a stable limit of gradient descent with a fixed step above
+    2 / λ: the iterates are pushed away from it. Away from a minimum, 2 / λ
+    is the descent-lemma step for the local curvature, not a cliff: the
+    curvature changes along the path, so a run above it may still converge
+    (to a flatter minimum), cycle or bounce, and a run below it is not
+    guaranteed to converge.
 
     Parameters
     ----------
@@ -184,8 +243,9 @@ def suggest_lr(D: MatrixLike, C: MatrixLike, F: MatrixLike, *,
     value expected at a balanced solution, 4 σ₁(D) (there C Cᵀ and FᵀF both
     carry σ₁; with a mask, σ₁ of D with its hidden entries set to 0),
     because the factors grow or shrink while training. The result is half
-    the largest stable step at both places, so the run neither diverges nor
-    crawls.
+    the ``max_stable_lr`` of both places, so that the run neither diverges
+    nor crawls: a heuristic, a reliable rule of thumb on these problems, not
+    a guarantee (the curvature along the path may exceed both).
 
     Parameters
     ----------

@@ -113,8 +113,46 @@ def test_lanczos_stops_early_and_respects_n_iter(monkeypatch):
     mf.curvature(D, C, F)
     assert 0 < len(calls) < 200          # converged long before the cap
     calls.clear()
-    mf.curvature(D, C, F, n_iter=5)
+    with pytest.warns(step_size.CurvatureWarning):
+        mf.curvature(D, C, F, n_iter=5)
     assert len(calls) == 5
+
+
+def _large_problem():
+    # 40×30 with k = 5: 350 unknowns, so the Lanczos branch runs
+    D = mf.make_target(40, 30, 3, seed=0, dtype=torch.float64)
+    C, F = mf.init_factors(40, 30, 5, seed=1, dtype=torch.float64)
+    return D, C.detach(), F.detach()
+
+
+def test_lanczos_warns_when_it_stops_at_its_cap():
+    D, C, F = _large_problem()
+    with pytest.warns(step_size.CurvatureWarning,
+                      match=r"stopped at n_iter == 3 .* Pass a larger n_iter, such as n_iter=6\.") as caught:
+        capped = mf.curvature(D, C, F, n_iter=3)
+    assert len(caught) == 1
+    assert caught[0].filename == __file__  # the caller's line, not the package's
+    assert issubclass(step_size.CurvatureWarning, RuntimeWarning)
+    # what it returns is a Ritz value: below the converged estimate
+    assert capped < mf.curvature(D, C, F) * (1 - 1e-6)
+
+
+def test_lanczos_does_not_warn_when_it_converges(recwarn):
+    D, C, F = _large_problem()
+    mf.curvature(D, C, F)                   # converges long before 200 products
+    mf.curvature(D, C, F, n_iter=150)
+    assert not [w for w in recwarn if issubclass(w.category, step_size.CurvatureWarning)]
+
+
+def test_lanczos_on_the_whole_space_is_exact_and_a_smaller_cap_warns(recwarn):
+    # n_iter == dim: at the last product the Krylov space is exhausted, the
+    # error bound is 0 up to rounding, and T's eigenvalues are exact
+    A = torch.diag(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=torch.float64))
+    start = torch.ones(5, dtype=torch.float64)
+    assert step_size._lanczos_top(lambda x: A @ x, start, 5) == pytest.approx(5.0, rel=1e-12)
+    assert not recwarn.list
+    with pytest.warns(step_size.CurvatureWarning, match="n_iter == 2 "):
+        assert step_size._lanczos_top(lambda x: A @ x, start, 2) < 5.0
 
 
 @pytest.mark.parametrize("bad, error", [(0, ValueError), (-3, ValueError), (2.5, TypeError),
