@@ -9,7 +9,7 @@ import torch
 from .threads import one_thread_if_small
 from .gradients import _gradients
 from .loss import _hide, _residual
-from .training import _caller_frame
+from .training import _warn_at_caller
 from .validation import (
     MaskLike,
     MatrixLike,
@@ -43,17 +43,6 @@ class CurvatureWarning(RuntimeWarning):
     >>> [w.category.__name__ for w in caught]
     ['CurvatureWarning']
     """
-
-
-def _not_converged_warning(message: str) -> None:
-    """Warn at the caller's line, past this package's frames (as train's warning does)."""
-    frame = _caller_frame()
-    if frame is None:
-        warnings.warn(message, CurvatureWarning, stacklevel=2)
-        return
-    warnings.warn_explicit(message, CurvatureWarning, frame.f_code.co_filename,
-                           frame.f_lineno, module=frame.f_globals.get("__name__"),
-                           module_globals=frame.f_globals)
 
 
 def _hvp(R, C, F, V, W, mask):
@@ -191,11 +180,11 @@ def _lanczos_top(matvec, start, max_steps, rtol=1e-9):
         betas.append(beta)
         Q[j + 1] = w / beta
     if not converged:
-        _not_converged_warning(
+        _warn_at_caller(
             f"mf.curvature stopped at n_iter == {max_steps} Hessian-vector products before "
             f"the Lanczos method converged: {top:.6g} is within {error:.2g} of an "
             f"eigenvalue (asked: {rtol:g} relative) and may be below the largest one. "
-            f"Pass a larger n_iter, such as n_iter={2 * max_steps}.")
+            f"Pass a larger n_iter, such as n_iter={2 * max_steps}.", CurvatureWarning)
     return top
 
 

@@ -210,20 +210,26 @@ def _caller_frame():
     return frame
 
 
-def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
-    message = (
-        f"Training diverged at iteration {iteration}: the loss became {loss} "
-        f"with lr={lr:g}. Try lr={lr / 10:g} or smaller "
-        "(mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value).")
+def _warn_at_caller(message: str, category: type[Warning]) -> None:
+    """Warn at the user's line, however many frames of this package lie in between.
+
+    No once-per-location registry, so a re-run notebook cell warns again.
+    """
     frame = _caller_frame()
     if frame is None:
-        warnings.warn(message, DivergenceWarning, stacklevel=2)
+        warnings.warn(message, category, stacklevel=2)
         return
-    # Attributed to the caller's line however many frames of this package lie
-    # in between; no once-per-location registry, so a re-run cell warns again.
-    warnings.warn_explicit(message, DivergenceWarning, frame.f_code.co_filename,
-                           frame.f_lineno, module=frame.f_globals.get("__name__"),
-                           module_globals=frame.f_globals)
+    # (Not module_globals: under `python -c` its loader cannot give __main__'s source.)
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"))
+
+
+def _diverged_warning(iteration: int, loss: float, lr: float) -> None:
+    _warn_at_caller(
+        f"Training diverged at iteration {iteration}: the loss became {loss} "
+        f"with lr={lr:g}. Try lr={lr / 10:g} or smaller "
+        "(mf.max_stable_lr(D, C, F) gives the bound, mf.suggest_lr a safe value).",
+        DivergenceWarning)
 
 
 def _check_working_memory(D, method: str, mask) -> None:

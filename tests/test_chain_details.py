@@ -462,3 +462,18 @@ def test_the_data_come_in_the_dtype_asked_for():
         C, F = mf.init_factors(3, 4, 2, seed=1, dtype=dtype)
         assert D.dtype == C.dtype == F.dtype == dtype
         assert C.requires_grad and F.requires_grad
+
+
+def test_a_divergence_under_python_dash_c_warns_instead_of_failing():
+    # `python -c` has no source file for __main__: the warning must not look for it
+    import subprocess
+    import sys
+    code = ("import warnings, mfgd_helpers as mf\n"
+            "D, C, F = mf.example_problem()\n"
+            "r = mf.train(D, C, F, lr=5.0, n_iterations=50, method='analytic')\n"
+            "print(r.diverged_at)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "4"
+    assert "<string>:3: DivergenceWarning: Training diverged at iteration 4" in done.stderr

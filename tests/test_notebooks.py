@@ -83,6 +83,10 @@ def test_ignored_cells_say_why(nb):
                     f"{name} cell {index}: NBVAL_IGNORE_OUTPUT needs a '# reason: ...' line after it")
 
 
+# the reading time, and (00 has no exercises) the time with the exercises
+TIMES = re.compile(r"about (?P<read>\d+) min to read and run(, about (?P<exercises>\d+) min with the exercises)?")
+
+
 def test_teaching_structure(nb):
     name, book = nb
     cells = book["cells"]
@@ -91,7 +95,11 @@ def test_teaching_structure(nb):
     assert first.startswith(f"# {number} · "), f"{name}: title '# {number} · …'"
     text = "\n".join(source(c) for c in cells if c["cell_type"] == "markdown")
     assert "You will" in text, f"{name}: objectives"
-    assert re.search(r"\d+\s*min", text), f"{name}: time estimate"
+    times = TIMES.search(first)
+    assert times, f"{name}: cell 0 gives two times, '(about N min to read and run, about M min with the exercises)'"
+    if number != "00":
+        assert times["exercises"], f"{name}: the time with the exercises"
+        assert int(times["read"]) < int(times["exercises"]), f"{name}: the exercises take time too"
     if number != "00":
         assert "## Summary" in text and "## Exercises" in text, f"{name}: summary and exercises"
         assert "<details>" in text, f"{name}: collapsed solutions"
@@ -149,3 +157,36 @@ def test_links_in_notebooks_point_to_files(name):
         if cell["cell_type"] == "markdown":
             for link in _links(source(cell)):
                 _check(link, NOTEBOOKS, name)
+
+
+def _table_times(text):
+    """{notebook number: the time column} of a markdown table whose rows start '| NN |'."""
+    rows = re.findall(r"^\| (\d\d) \|.*\| ([^|]*min[^|]*) \|$", text, flags=re.M)
+    return {number: time.strip() for number, time in rows}
+
+
+def _stated_times():
+    stated = {}
+    for name in SERIES:
+        times = TIMES.search(source(load(name)["cells"][0]))
+        assert times, f"{name}: no time estimate in cell 0"
+        stated[name[:2]] = times
+    return stated
+
+
+@pytest.mark.parametrize("where", ["README.md", "notebooks/00_start_here.ipynb"])
+def test_tables_of_the_series_give_each_notebooks_own_times(where):
+    path = ROOT / where
+    if path.suffix == ".ipynb":
+        text = "\n".join(source(c) for c in load(path.name)["cells"] if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    table = _table_times(text)
+    for number, times in _stated_times().items():
+        if number == "00" and number not in table:
+            continue  # 00's own table need not list 00
+        expected = f"{times['read']} min" if not times["exercises"] else (
+            f"{times['read']} min / {times['exercises']} min")
+        assert table.get(number) == expected, (
+            f"{where}: the row of notebook {number} says {table.get(number)!r}; "
+            f"its cell 0 says {expected!r} (reading / with the exercises)")

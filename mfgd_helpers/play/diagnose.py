@@ -158,8 +158,9 @@ def _advice(verdict, losses, final_loss, diverged_at, optimum, tolerance,
         else:
             floor = f"The floor is about 0 because k = {s.k} >= the true rank {s.rank}."
         above = (f" although lr is above the estimated bound {bound}: the bound is a "
-                 "guarantee, not a cliff, and this run found flatter ground; a little "
-                 "more and it will bounce" if ratio > 1 else "")
+                 "rule of thumb, not a cliff, and this run found flatter ground, where "
+                 "larger steps settle; a little more and it may bounce or diverge"
+                 if ratio > 1 else "")
         return f"Reached the best possible loss{above}. {floor}"
     if verdict == "bouncing":
         return (f"The loss bounces instead of settling: lr = {s.lr:.3g} is {ratio:.2g}x "
