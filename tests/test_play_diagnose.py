@@ -6,7 +6,7 @@ import pytest
 
 from mfgd_helpers import play
 from mfgd_helpers.play.diagnose import (BOUNCE_SHARE, FALLING_RTOL, MIN_WINDOW, OPTIMUM_RTOL,
-                                        ROUNDING_RTOL, WINDOW_SHARE, _window)
+                                        RISE_RTOL, ROUNDING_RTOL, WINDOW_SHARE, _window)
 
 MODULE = sys.modules["mfgd_helpers.play.diagnose"]  # play.diagnose is the function
 
@@ -82,6 +82,15 @@ def test_bouncing_needs_more_rises_than_the_share():
     assert verdict_of(two_rises).verdict == "bouncing"
 
 
+def test_rounding_ticks_on_a_flat_stretch_are_not_bouncing():
+    # float32 sums of a flat loss go up and down by ~1e-7 relative: not a bounce
+    base = falling(45, start=10.0)
+    ticks = base + [1.0, 1.0 + 2e-7, 1.0, 1.0 + 3e-7, 1.0 - 1e-7]
+    real = base + [1.0, 1.0 + 2 * RISE_RTOL, 1.0, 1.0 + 2 * RISE_RTOL, 1.0 - 1e-7]
+    assert verdict_of(ticks).verdict == "stalled"
+    assert verdict_of(real).verdict == "bouncing"
+
+
 def test_bouncing_is_told_by_its_peak_and_the_way_down():
     d = verdict_of(zigzag(1000), settings=play.Settings(lr=0.4))
     assert d.verdict == "bouncing" and d.window == 100
@@ -148,14 +157,15 @@ def test_the_rules_table_shows_the_thresholds_used():
     for (verdict, rule), line in zip(play.RULES, lines[1:]):
         assert line.split()[0] == verdict and line.endswith(rule)
     for value in (f"{OPTIMUM_RTOL:g} x floor", f"{ROUNDING_RTOL:g} x sum(D²)",
-                  f"{WINDOW_SHARE:.0%}", f"{BOUNCE_SHARE:.0%}", f"{FALLING_RTOL:.1%}"):
+                  f"{WINDOW_SHARE:.0%}", f"{BOUNCE_SHARE:.0%}", f"{FALLING_RTOL:.1%}",
+                  f"{RISE_RTOL:g} (relative)"):
         assert value in table
 
 
 def test_the_module_docstring_names_every_rule_and_threshold():
     doc = MODULE.__doc__
     for name in play.VERDICTS + ("OPTIMUM_RTOL", "ROUNDING_RTOL", "WINDOW_SHARE",
-                                 "MIN_WINDOW", "BOUNCE_SHARE", "FALLING_RTOL"):
+                                 "MIN_WINDOW", "BOUNCE_SHARE", "RISE_RTOL", "FALLING_RTOL"):
         assert name in doc
 
 

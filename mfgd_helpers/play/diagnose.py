@@ -11,6 +11,8 @@ diverged  a loss became inf or NaN, and training stopped there
 optimum   final loss - floor <= OPTIMUM_RTOL x floor + ROUNDING_RTOL x sum(D²)
 bouncing  in the window (the last WINDOW_SHARE of the losses, at least
           MIN_WINDOW), more than BOUNCE_SHARE of the steps raise the loss
+          by more than RISE_RTOL (relative): float32 rounding on a flat
+          stretch raises it by less
 falling   the window's last loss is more than FALLING_RTOL (relative) below
           its first, or the run has fewer than MIN_WINDOW losses
 stalled   none of the above: flat, above the floor
@@ -35,6 +37,7 @@ ROUNDING_RTOL = 1e-9   # float32 rounding of a loss, relative to sum(D²)
 WINDOW_SHARE = 0.1     # the window: this share of the losses, at the end
 MIN_WINDOW = 2         # ... and at least this many
 BOUNCE_SHARE = 0.25    # more rising steps than this share of the window: bouncing
+RISE_RTOL = 1e-5       # a step raises the loss when by more than this (relative)
 FALLING_RTOL = 1e-3    # a window that fell by more than this (relative): falling
 
 RULES = (
@@ -42,7 +45,8 @@ RULES = (
     ("optimum", f"final loss - floor <= {OPTIMUM_RTOL:g} x floor + {ROUNDING_RTOL:g} x "
                 "sum(D²) (float32 rounding)"),
     ("bouncing", f"in the last {WINDOW_SHARE:.0%} of the losses (at least {MIN_WINDOW}), "
-                 f"more than {BOUNCE_SHARE:.0%} of the steps raise the loss"),
+                 f"more than {BOUNCE_SHARE:.0%} of the steps raise the loss by more than "
+                 f"{RISE_RTOL:g} (relative)"),
     ("falling", f"over those losses the loss fell by more than {FALLING_RTOL:.1%}, or "
                 f"the run has fewer than {MIN_WINDOW} losses"),
     ("stalled", "none of the above: the loss is flat, above the floor"),
@@ -59,7 +63,7 @@ def rules_table() -> str:
     verdict   when (the first rule that holds)
     diverged  a loss became inf or NaN, and training stopped there
     optimum   final loss - floor <= 0.001 x floor + 1e-09 x sum(D²) (float32 rounding)
-    bouncing  in the last 10% of the losses (at least 2), more than 25% of the steps raise the loss
+    bouncing  in the last 10% of the losses (at least 2), more than 25% of the steps raise the loss by more than 1e-05 (relative)
     falling   over those losses the loss fell by more than 0.1%, or the run has fewer than 2 losses
     stalled   none of the above: the loss is flat, above the floor
     """
@@ -118,7 +122,7 @@ def _verdict(losses, final_loss, diverged_at, optimum, tolerance) -> str:
     window = _window(losses)
     if len(window) < MIN_WINDOW:
         return "falling"
-    rises = sum(b > a for a, b in zip(window, window[1:]))
+    rises = sum(b > a * (1 + RISE_RTOL) for a, b in zip(window, window[1:]))
     if rises > BOUNCE_SHARE * (len(window) - 1):
         return "bouncing"
     if window[-1] < (1 - FALLING_RTOL) * window[0]:
