@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import torch
 
 from .gradients import _descent_step
-from .loss import _loss_value, _objective, _residual
+from .loss import PIECE, _loss_value, _objective, _residual
 from .memory import RATINGS_PATH, check_memory
 from .threads import one_thread_if_small
 from .validation import (
@@ -270,7 +270,8 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
 
     tuned: the same three pieces write into buffers allocated once (the
     residual is one ``addmm`` into R, the update two BLAS calls made by
-    ``_descent_step``), the loss is ``_loss_value`` (dot products, no temporary),
+    ``_descent_step``), the loss is ``_loss_value`` (dot products, no temporary;
+    without L2 on a small R just ``<r, r>``, which saves two calls per iteration),
     and ``inference_mode`` skips the bookkeeping that ``no_grad`` still does
     for every operation (``on_loss``, and so the callback, runs inside it).
 
@@ -282,12 +283,14 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, on_loss):
     C_work, F_work = C.t().contiguous().t(), F.contiguous()  # copies unless already so
     R = torch.empty(D.shape, dtype=D.dtype, device=D.device)  # contiguous, whatever D is
     flat = R.view(-1), C_work.t().view(-1), F_work.view(-1)   # for the loss
+    r = flat[0]
+    one_dot = not l2 and r.numel() <= PIECE  # the loss is then <r, r>: _loss_value's first line
     try:
         with torch.inference_mode():
             step = _descent_step(C_work, F_work, lr, l2)
             for i in range(n_iterations):
                 _residual(D, C_work, F_work, mask, out=R)
-                if on_loss(i, _loss_value(*flat, l2)):
+                if on_loss(i, r.dot(r).item() if one_dot else _loss_value(*flat, l2)):
                     return
                 step(R)
     finally:
