@@ -43,7 +43,7 @@ import torch
 from mfgd_helpers import ratings as R
 from mfgd_helpers.ratings.loss import _add_gradients
 
-from .timing import row, seconds
+from .timing import reset_peak, row, seconds, status_kib
 
 ORDER = 9
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,30 +71,13 @@ not a dependency.
 
 # --- measurements inside a child process ---------------------------------------------
 
-def _status_kib(field: str):
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
-def _reset_peak() -> bool:
-    """Reset this process's high-water mark VmHWM to its current resident set (Linux)."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return _status_kib("VmHWM") is not None
 
 
 def _peak_kib(how: str) -> int:
     if how == "VmHWM":
-        return _status_kib("VmHWM")
+        return status_kib("VmHWM")
     import resource  # ru_maxrss: KiB on Linux, bytes on macOS; never reset
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -102,7 +85,7 @@ def _peak_kib(how: str) -> int:
 
 
 def _resident_kib(how: str) -> int:
-    return _status_kib("VmRSS") if how == "VmHWM" else _peak_kib(how)
+    return status_kib("VmRSS") if how == "VmHWM" else _peak_kib(how)
 
 
 def _batches(n: int, batch_size: int, order):
@@ -158,7 +141,7 @@ def child(n_users: int, n_items: int, n_ratings: int, epochs: int, explore: bool
     """One size, measured in this (fresh) process."""
     R.fit_sgd(R.make_ratings(50, 40, 500, seed=1), k=K, lr=LR, epochs=1)  # warm up torch
     gc.collect()
-    how = "VmHWM" if _reset_peak() else "ru_maxrss"
+    how = "VmHWM" if reset_peak() else "ru_maxrss"
     before = _resident_kib(how)
     start = time.perf_counter()
     made = R.make_ratings(n_users, n_items, n_ratings, k=10, seed=0)
@@ -168,7 +151,7 @@ def child(n_users: int, n_items: int, n_ratings: int, epochs: int, explore: bool
     noise_floor = made.noise_floor
     del made  # and the generating model with it
     gc.collect()
-    _reset_peak()
+    reset_peak()
     result = R.fit_sgd(ratings, k=K, lr=LR, l2=L2, epochs=epochs, batch_size=BATCH, seed=0)
     fit_peak = _peak_kib(how) - before
     model = result.model

@@ -29,7 +29,8 @@ import torch
 
 import mfgd_helpers as mf
 
-from .timing import num_threads, paired_ratio, row, seconds, side_by_side, thread_settings
+from .timing import (num_threads, paired_ratio, reset_peak, row, seconds, side_by_side,
+                     status_kib, thread_settings)
 
 ORDER = 3
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,25 +81,8 @@ def max_relative_difference(a, b) -> float:
 
 # --- peak memory, in a child process -----------------------------------------
 
-def _rss_kib(field: str):
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
-def _reset_peak() -> bool:
-    """Reset the kernel's high-water mark of this process (Linux >= 4.0)."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return _rss_kib("VmHWM") is not None
 
 
 def peak_memory(n: int, m: int, k: int, method: str, n_iterations: int) -> dict:
@@ -106,14 +90,14 @@ def peak_memory(n: int, m: int, k: int, method: str, n_iterations: int) -> dict:
     D, C, F = make_problem(3, 4, 2)  # warm up: lazy initialisation is not the run's
     mf.train(D, C, F, lr=LR, n_iterations=2, method=method)
     del D, C, F
-    if _reset_peak():
-        how, before = "VmHWM", _rss_kib("VmRSS")
+    if reset_peak():
+        how, before = "VmHWM", status_kib("VmRSS")
     else:  # ru_maxrss: KiB on Linux, bytes on macOS
         how, before = "ru_maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     D, C, F = make_problem(n, m, k)
     result = mf.train(D, C, F, lr=LR, n_iterations=n_iterations, method=method)
     if how == "VmHWM":
-        peak_kib = _rss_kib("VmHWM") - before
+        peak_kib = status_kib("VmHWM") - before
     else:
         peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
         if sys.platform == "darwin":

@@ -139,3 +139,28 @@ def machine() -> dict[str, str]:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "interpreter": sys.executable,
     }
+
+
+# --- memory of this process (Linux), for the peak-memory rows -------------------
+
+def status_kib(field: str):
+    """A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or None where unreadable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset this process's high-water mark VmHWM to its current resident set (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return status_kib("VmHWM") is not None
+
