@@ -121,7 +121,7 @@ def peak_memory_in_subprocess(n, m, k, method, n_iterations) -> dict:
 def run(quick: bool) -> list[dict]:
     sizes = [(400, 250, 5)] if quick else [(1000, 1000, 10), (2000, 2000, 20)]
     n_iterations = 20 if quick else 50
-    repeats = 3
+    repeats = 3 if quick else 7
     rows = []
     _last_times.clear()
     for n, m, k in sizes:

@@ -110,7 +110,7 @@ def table_matches(history) -> tuple[int, int]:
 
 def run(quick: bool) -> list[dict]:
     n = 200 if quick else 10000
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 9
     D, C0, F0 = source_start()
     C0, F0 = C0.detach(), F0.detach()
 
