@@ -12,12 +12,14 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest mutation
+.PHONY: setup lab test unit nbval notebooks assignments check-grading bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest mutation
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
 	@echo "make test       run unit tests, doctests, nbval and browser tests"
 	@echo "make notebooks  re-execute every notebook and store its outputs"
+	@echo "make assignments  write the student edition (student/) with nbgrader"
+	@echo "make check-grading  nbgrader's autograde on three fake submissions (minutes)"
 	@echo "make bench      run the benchmarks, write benchmarks/RESULTS.md"
 	@echo "make voila      serve the playground as an app"
 	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
@@ -32,7 +34,7 @@ setup: $(STAMP)
 # Reinstalls only when the pins or the project metadata change.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q $(PIP_ARGS) -c constraints.txt -e ".[lab,test]"
+	$(PY) -m pip install --disable-pip-version-check -q $(PIP_ARGS) -c constraints.txt -e ".[lab,test,teach]"
 	@touch $@
 
 lab: $(STAMP)
@@ -44,11 +46,11 @@ voila: $(STAMP)
 	$(VENV)/bin/jupyter server --config=scripts/voila_server_config.py --port=$(PORT) $(LAB_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not grading" $(PYTEST_ARGS)
 
 # testpaths lists notebooks/, so name the unit-test folders instead.
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not browser" tests mfgd_helpers $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not browser and not grading" tests mfgd_helpers $(PYTEST_ARGS)
 
 # Strict nbval as other processors run it: PyTorch's non-vectorized kernels
 # (a CPU without AVX2) on one thread, its AVX2 kernels on two. `make test` runs
@@ -94,6 +96,15 @@ test-oldest test-latest: test-%:
 
 notebooks: $(STAMP)
 	$(PY) scripts/execute_notebooks.py notebooks/*.ipynb
+
+# The student edition: nbgrader's generate_assignment on notebooks/ (solutions
+# become stubs, tests stay, outputs go); `make test` fails when it is stale.
+# check-grading autogrades three fake submissions of it with nbgrader itself.
+assignments: $(STAMP)
+	$(PY) scripts/assignments.py
+
+check-grading: $(STAMP)
+	$(PY) -m pytest -q -m grading tests/test_grading.py $(PYTEST_ARGS)
 
 # Mutation testing of the core modules ([tool.mutmut] in pyproject.toml) with
 # their unit tests and doctests: scripts/mutation.py installs the pinned mutmut

@@ -21,6 +21,10 @@ A cell that raises on purpose starts with a comment line
 both nbclient and nbval honour. Prefer ``try``/``except`` that prints the
 message, which keeps the stored output short.
 
+The cells of an exercise's solution, tagged ``solution`` (code) or
+``solution-text`` (its explanation), are stored collapsed
+(``jupyter.source_hidden``), so that a student opens them on purpose.
+
 Widget views are replaced by a one-line hint (their model ids change every
 run and a saved view without its kernel shows "model not found").
 """
@@ -47,6 +51,7 @@ from nbclient.exceptions import CellExecutionError
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_HINT = "Run this cell in Jupyter to show the interactive widget."
+HIDDEN_TAGS = {"solution", "solution-text"}  # cells shown collapsed (scripts/assignments.py)
 RAISES = "# raises-exception:"  # a comment line that starts a deliberate-error cell
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -67,6 +72,8 @@ def prepare(nb) -> None:
             cell.metadata.pop("tags", None)
         for key in ("execution", "collapsed", "scrolled", "jupyter"):
             cell.metadata.pop(key, None)
+        if HIDDEN_TAGS.intersection(tags):  # an exercise's solution: collapsed, opened on purpose
+            cell.metadata["jupyter"] = {"source_hidden": True}
 
 
 def check_outputs(nb, path: Path) -> list[str]:

@@ -1,0 +1,147 @@
+"""The student edition of the series, made by nbgrader from notebooks/.
+
+    python scripts/assignments.py              # write student/ (make assignments)
+    python scripts/assignments.py --check      # exit 1 if student/ is stale
+
+notebooks/ is the teacher edition: every exercise is a prompt, a solution
+cell (nbgrader's ``### BEGIN SOLUTION`` region, tagged ``solution``, stored
+run and collapsed), a locked test cell (tagged ``test``, with points) and
+often an explanation (a markdown cell tagged ``solution-text``).
+
+This script copies the teacher edition into a temporary nbgrader course
+(``source/mfgd/``), leaving out the explanations, and runs
+``nbgrader generate_assignment``: solutions become a stub that raises with a
+hint, test cells are locked, outputs cleared, checksums recorded. The
+release is written to student/ through a temporary folder that replaces it
+at once, so student/ is never half-written. ``--check`` generates into a
+temporary folder and compares, notebook by notebook.
+
+``make_course(root)`` is the same course, kept for autograding
+(tests/test_grading.py runs nbgrader's own autograde on it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+STUDENT = ROOT / "student"
+ASSIGNMENT = "mfgd"
+EXPLANATION = "solution-text"
+STUB = ('# YOUR CODE HERE: write your solution, run this cell, then run the test below.\n'
+        'raise NotImplementedError("this exercise is yours to write: replace these two lines '
+        'with your solution")')
+CONFIG = f"""\
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = "mfgd"
+c.ClearSolutions.code_stub = {{"python": {STUB!r}}}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ExecutePreprocessor.timeout = 300
+c.Exchange.root = "exchange"
+"""
+
+
+def student_copy(book: dict) -> dict:
+    """The teacher notebook without its explanations (cells tagged solution-text), nothing collapsed."""
+    book = json.loads(json.dumps(book))
+    book["cells"] = [cell for cell in book["cells"]
+                     if EXPLANATION not in cell.get("metadata", {}).get("tags", [])]
+    for cell in book["cells"]:
+        cell["metadata"].pop("jupyter", None)  # the teacher edition's collapsed solutions: open here
+    return book
+
+
+def make_course(root: Path) -> Path:
+    """An nbgrader course in ``root`` with the series as assignment ``mfgd``, released."""
+    source = root / "source" / ASSIGNMENT
+    source.mkdir(parents=True)
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        book = student_copy(json.loads(path.read_text(encoding="utf-8")))
+        (source / path.name).write_text(json.dumps(book, indent=1, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(CONFIG, encoding="utf-8")
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    return root / "release" / ASSIGNMENT
+
+
+def nbgrader(root: Path, *args: str, timeout: float = 900) -> str:
+    """Run ``nbgrader ARGS`` in the course ``root``; its output, or an error that shows it."""
+    command = [sys.executable, "-m", "nbgrader", *args]
+    # nbgrader runs `alembic` by name: this Python's scripts must come first on PATH
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                  os.environ.get("PATH", "")])}
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {root}:\n{done.stdout}\n{done.stderr}")
+    return done.stdout + done.stderr
+
+
+def normalized(path: Path) -> str:
+    """A released notebook as stored in student/: sorted keys, one indent, a final newline."""
+    return json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1, sort_keys=True,
+                      ensure_ascii=False) + "\n"
+
+
+def generate(into: Path) -> list[str]:
+    """Write the student edition into the new folder ``into``; the notebooks' names."""
+    with tempfile.TemporaryDirectory(prefix="mfgd-course-") as course:
+        release = make_course(Path(course))
+        into.mkdir(parents=True)
+        names = []
+        for path in sorted(release.glob("*.ipynb")):
+            (into / path.name).write_text(normalized(path), encoding="utf-8")
+            names.append(path.name)
+    readme = STUDENT_README.format(count=len(names))
+    (into / "README.md").write_text(readme, encoding="utf-8")
+    return names
+
+
+STUDENT_README = """\
+# The student edition
+
+The same {count} notebooks as in `notebooks/`, with every exercise's solution
+replaced by a cell for yours. Below each one, a locked test cell checks your
+answer and says what is wrong. Run the notebook from the top; write each
+solution, run it, then run its test.
+
+Generated by `make assignments` (nbgrader) from `notebooks/`: edit those,
+never these.
+"""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if student/ is stale")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="mfgd-student-", dir=ROOT) as tmp:
+        fresh = Path(tmp) / "student"
+        names = generate(fresh)
+        if args.check:
+            expected = sorted(names + ["README.md"])
+            found = sorted(p.name for p in STUDENT.glob("*")) if STUDENT.is_dir() else []
+            stale = [n for n in expected if n not in found or not filecmp.cmp(fresh / n, STUDENT / n,
+                                                                                shallow=False)]
+            stale += [n for n in found if n not in expected]
+            if stale:
+                print(f"student/ is stale ({', '.join(stale)}): run `make assignments`", file=sys.stderr)
+                return 1
+            print(f"student/ is up to date ({len(names)} notebooks)")
+            return 0
+        old = Path(tmp) / "old"
+        if STUDENT.exists():
+            STUDENT.rename(old)
+        fresh.rename(STUDENT)
+    print(f"wrote student/: {len(names)} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
