@@ -25,6 +25,9 @@ The cells of an exercise's solution, tagged ``solution`` (code) or
 ``solution-text`` (its explanation), are stored collapsed
 (``jupyter.source_hidden``), so that a student opens them on purpose.
 
+Every cell gets its slide type (``slide_type``): the notebooks are also
+slides, shown by jupyterlab-rise at ``/rise/<notebook>``.
+
 Widget views are replaced by a one-line hint (their model ids change every
 run and a saved view without its kernel shows "model not found").
 """
@@ -52,6 +55,7 @@ from nbclient.exceptions import CellExecutionError
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_HINT = "Run this cell in Jupyter to show the interactive widget."
 HIDDEN_TAGS = {"solution", "solution-text"}  # cells shown collapsed (scripts/assignments.py)
+RISE = {"scroll": True}  # a slide taller than the screen scrolls
 RAISES = "# raises-exception:"  # a comment line that starts a deliberate-error cell
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -74,6 +78,27 @@ def prepare(nb) -> None:
             cell.metadata.pop(key, None)
         if HIDDEN_TAGS.intersection(tags):  # an exercise's solution: collapsed, opened on purpose
             cell.metadata["jupyter"] = {"source_hidden": True}
+        cell.metadata["slideshow"] = {"slide_type": slide_type(cell, first=cell is nb.cells[0])}
+    nb.metadata["rise"] = dict(RISE)
+
+
+def slide_type(cell, first: bool = False) -> str:
+    """The cell's part in the slides (jupyterlab-rise reads ``slideshow.slide_type``).
+
+    The title and every section (``## ``) start a slide, a subsection
+    (``### ``) a subslide; each code cell is a fragment, revealed with its
+    output on the next key press; exercises show their prompt, never the
+    solution or the test.
+    """
+    tags = set(cell.metadata.get("tags", []))
+    text = cell.source.lstrip()
+    if tags & (HIDDEN_TAGS | {"test"}):
+        return "skip"
+    if cell.cell_type == "markdown":
+        if first or text.startswith("## "):
+            return "slide"
+        return "subslide" if text.startswith("### ") else "-"
+    return "fragment"
 
 
 def check_outputs(nb, path: Path) -> list[str]:

@@ -11,31 +11,19 @@ end. Screenshots go to tests/screenshots/ (not committed).
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import (BIN, CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, Server, free_port,
+                     isolated_env, start_lab)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_playground.ipynb"
 SCREENSHOTS = ROOT / "tests" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-BIN = Path(sys.executable).parent  # jupyter and voila of this environment
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 60_000
 PLOT_READY = ("() => { const img = document.querySelector('.mfgd-plot');"
               " return img !== null && img.complete && img.naturalWidth > 0; }")
@@ -46,65 +34,9 @@ ALL_CELLS_RAN = ("() => { const prompts = [...document.querySelectorAll("
 BROKEN = ("Error displaying widget", "model not found", "Traceback")
 
 if not CHROMIUM.exists():
-    pytest.skip("Chromium is not installed at /usr/bin/chromium; install it with "
-                "`apt-get install chromium` (Debian/Ubuntu) to run the browser tests",
-                allow_module_level=True)
+    pytest.skip(NO_CHROMIUM, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="playwright is not installed: pip install playwright")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def isolated_env(home: Path) -> dict:
-    """Jupyter's config, data, runtime and IPython folders inside ``home``."""
-    env = dict(os.environ)
-    for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
-        env[name] = str(home / sub)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
-    return env
-
-
-class Server:
-    """A server process in its own process group, stopped by ``stop``."""
-
-    def __init__(self, cmd: list, env: dict, log: Path, url: str):
-        self.url, self.log_path = url, log
-        self._log = open(log, "w")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def wait_until_up(self, probe: str, seconds: float = 60) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n"
-                                   + self.log_path.read_text()[-3000:])
-            try:
-                urllib.request.urlopen(probe, timeout=2).close()
-                return
-            except urllib.error.HTTPError:
-                return  # it answers
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"no answer from {probe} after {seconds} s:\n"
-                           + self.log_path.read_text()[-3000:])
-
-    def stop(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                self.proc.terminate()  # lets the server shut its kernels down
-                try:
-                    self.proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(5)
-        finally:
-            self._log.close()
 
 
 @pytest.fixture(scope="module")
@@ -143,27 +75,9 @@ def page(browser):
 
 @pytest.fixture(scope="module")
 def lab(workdir):
-    home = workdir / "lab-home"
-    for extension, name, values in [
-            # no "get notified about news?" toast over the page
-            ("apputils-extension", "notification", {"fetchNews": "false",
-                                                    "checkForUpdates": False}),
-            # every cell stays in the page, even when scrolled out of view
-            ("notebook-extension", "tracker", {"windowingMode": "none"})]:
-        folder = home / "settings" / "@jupyterlab" / extension
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [str(BIN / "jupyter"), "lab", "--no-browser", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={workdir / 'notebooks'}",
-         f"--LabApp.user_settings_dir={home / 'settings'}",
-         f"--LabApp.workspaces_dir={home / 'workspaces'}", "--LabApp.news_url=None"],
-        isolated_env(home), workdir / "lab.log",
-        f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK.name}?token={token}")
+    server = start_lab(workdir / "notebooks", workdir / "lab-home", workdir / "lab.log",
+                       first_url=f"lab/tree/{NOTEBOOK.name}")
     try:
-        server.wait_until_up(f"http://127.0.0.1:{port}/api/status?token={token}")
         yield server
     finally:
         server.stop()
