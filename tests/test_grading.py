@@ -5,7 +5,8 @@ is not stale) run in `make test`. The round trip (marked ``grading``, run by
 `make check-grading`) hands three fake submissions of the student edition to
 nbgrader's own ``autograde`` and ``generate_feedback``:
 
-* the solutions filled in get full marks;
+* the solutions filled in get full marks (this one goes through nbgrader's
+  exchange: release_assignment, fetch_assignment, submit, collect);
 * one wrong answer loses exactly that exercise's points, and its feedback
   shows the test's message;
 * the untouched student edition gets 0, with no crash and no hang.
@@ -13,9 +14,11 @@ nbgrader's own ``autograde`` and ``generate_feedback``:
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -122,10 +125,9 @@ WRONG = {  # grade_id: (the teacher's line, a wrong line): the submission that g
 }
 
 
-def _fill(release: Path, into: Path, wrong: str | None = None) -> None:
-    """A submission: the released notebooks with the teacher's solutions filled in."""
-    into.mkdir(parents=True)
-    for path in sorted(release.glob("*.ipynb")):
+def _fill(folder: Path, wrong: str | None = None) -> None:
+    """Fill the released notebooks in ``folder`` with the teacher's solutions (one made wrong)."""
+    for path in sorted(folder.glob("*.ipynb")):
         book = load(path)
         teacher = exercises(load(NOTEBOOKS / path.name))
         for cell in book["cells"]:
@@ -137,7 +139,7 @@ def _fill(release: Path, into: Path, wrong: str | None = None) -> None:
                     assert right in source, f"{wrong}: WRONG no longer matches its solution"
                     source = source.replace(right, bad)
                 cell["source"] = source
-        (into / path.name).write_text(json.dumps(book, indent=1), encoding="utf-8")
+        path.write_text(json.dumps(book, indent=1), encoding="utf-8")
 
 
 @pytest.mark.grading
@@ -146,28 +148,44 @@ def test_nbgrader_autogrades_three_submissions(tmp_path):
     from nbgrader.api import Gradebook
 
     assignments = _assignments()
-    release = assignments.make_course(tmp_path)
+    course = tmp_path / "course"
+    course.mkdir()
+    release = assignments.make_course(course)
     wrong = next(iter(WRONG))
-    submitted = tmp_path / "submitted"
-    _fill(release, submitted / "complete" / "mfgd")
-    _fill(release, submitted / "one-wrong" / "mfgd", wrong=wrong)
-    (submitted / "untouched").mkdir(parents=True)
-    import shutil
-    shutil.copytree(release, submitted / "untouched" / "mfgd")
 
-    assignments.nbgrader(tmp_path, "autograde", "mfgd", "--create", timeout=1500)
-    assignments.nbgrader(tmp_path, "generate_feedback", "mfgd", timeout=600)
+    # one student through the exchange, as on a shared server: release, fetch, submit, collect
+    exchange, home = tmp_path / "exchange", tmp_path / "home"
+    exchange.mkdir(mode=0o777)
+    exchange.chmod(0o777)
+    home.mkdir()
+    where = [f"--Exchange.root={exchange}", "--course=mfgd"]
+    assignments.nbgrader(course, "release_assignment", "mfgd", *where)
+    assignments.nbgrader(home, "fetch_assignment", "mfgd", *where)
+    _fill(home / "mfgd")
+    assignments.nbgrader(home, "submit", "mfgd", *where)
+    assignments.nbgrader(course, "collect", "mfgd", *where)
+    complete = getpass.getuser()
+    assert sorted(p.name for p in (course / "submitted" / complete / "mfgd").glob("*.ipynb")) == \
+        sorted(p.name for p in SERIES)
 
-    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+    # two more, handed in as files
+    shutil.copytree(release, course / "submitted" / "one-wrong" / "mfgd")
+    _fill(course / "submitted" / "one-wrong" / "mfgd", wrong=wrong)
+    shutil.copytree(release, course / "submitted" / "untouched" / "mfgd")
+
+    assignments.nbgrader(course, "autograde", "mfgd", "--create", timeout=1500)
+    assignments.nbgrader(course, "generate_feedback", "mfgd", timeout=600)
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         total = gb.find_assignment("mfgd").max_score
-        scores = {s: gb.find_submission("mfgd", s).score for s in ("complete", "one-wrong", "untouched")}
+        scores = {s: gb.find_submission("mfgd", s).score for s in (complete, "one-wrong", "untouched")}
         notebook = wrong.split("-")[0]
         name = next(p.stem for p in SERIES if p.name.startswith(notebook))
         lost = gb.find_grade(f"{wrong}-test", name, "mfgd", "one-wrong")
         points = lost.max_score
         assert lost.score == 0
     assert total > 0
-    assert scores == {"complete": total, "one-wrong": total - points, "untouched": 0}, scores
+    assert scores == {complete: total, "one-wrong": total - points, "untouched": 0}, scores
 
-    feedback = (tmp_path / "feedback" / "one-wrong" / "mfgd" / f"{name}.html").read_text(encoding="utf-8")
+    feedback = (course / "feedback" / "one-wrong" / "mfgd" / f"{name}.html").read_text(encoding="utf-8")
     assert "did you pass k = 1 to make_target?" in feedback
