@@ -12,7 +12,7 @@ PORT   ?= 8888
 LAB_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup lab test unit nbval notebooks assignments check-grading bench bench-quick voila clean help test-cpus check-colab check-binder test-oldest test-latest mutation
+.PHONY: setup lab test unit nbval notebooks assignments check-grading bench bench-quick voila clean help test-cpus check-colab check-binder classroom-check test-oldest test-latest mutation
 
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
@@ -25,6 +25,7 @@ help:
 	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
 	@echo "make check-colab  every notebook in a Colab-like venv (ipywidgets 7, no mfgd_helpers)"
 	@echo "make check-binder the Binder build here: nbval, repo2docker's plan, the memory walk"
+	@echo "make classroom-check  JupyterHub load test: STUDENTS (10) run notebook 04 at once (minutes)"
 	@echo "make test-oldest  unit tests with every dependency at its lowest allowed version"
 	@echo "make test-latest  every test with the newest allowed versions"
 	@echo "make mutation   mutation testing (mutmut) of the core modules; MODULES=mfgd_helpers/optimum.py for one"
@@ -77,6 +78,24 @@ check-binder:
 	$(BINDER_VENV)/bin/python -m pytest -q -p no:cacheprovider notebooks/
 	$(BINDER_VENV)/bin/python -m pytest -q -m environment -p no:cacheprovider -s \
 		tests/test_repo2docker.py tests/test_binder_session.py
+
+# A class on one server (docs/classroom.md): JupyterHub 6 and
+# configurable-http-proxy in a venv of their own with the series' pinned stack
+# (scripts/classroom/setup.sh; a second run only checks it), then a load test
+# on 127.0.0.1: STUDENTS students log in, start their servers, pull the series
+# with nbgitpuller from a bare clone of HEAD, and all run notebook 04 at once
+# through the proxy. It fails naming the student and the cell; it reports the
+# p50/p95 run time, the peak memory per student, the spawn time and the students
+# per core and per GB. Not part of `make test`.
+#   make classroom-check STUDENTS=3
+#   make classroom-check CLASSROOM_ARGS="--threads 2 --keep"
+CLASSROOM_VENV ?= /tmp/mfgd-classroom
+STUDENTS ?= 10
+CLASSROOM_ARGS ?=
+classroom-check:
+	bash scripts/classroom/setup.sh $(CLASSROOM_VENV)
+	$(CLASSROOM_VENV)/bin/python scripts/classroom/classroom_check.py \
+		--students $(STUDENTS) --notebook 04_training_loop.ipynb $(CLASSROOM_ARGS)
 
 # The bounds in pyproject.toml, each in a fresh venv: every direct requirement
 # at its lower bound (test-oldest: the unit tests) or at the newest release it
