@@ -64,8 +64,8 @@ The loops run on one thread: with two on this 2-core machine under load an
 epoch was 10 to 100 times slower (a parallel region waits for its slowest
 thread); on the quiet machine two threads were 1.3 times slower with batches
 of 1024 and 1.65 times faster with batches of 16,384.
-scikit-surprise (`SVD`) is compared only where `import surprise` works; it is
-not a dependency.
+The same training against Surprise's SVD and Spark's ALS is target 10
+(`bench_peers.py`).
 """
 
 
@@ -207,23 +207,6 @@ def _copies_epoch(model, ratings, order) -> float:
     return time.perf_counter() - start + sgd_epoch(model, shuffled, BATCH, None)
 
 
-def surprise_epoch(n_users: int, n_items: int, n_ratings: int):
-    """Seconds per epoch of scikit-surprise's SVD on the same ratings, or None if absent."""
-    try:
-        import surprise  # noqa: F401  (optional: not a dependency)
-    except ImportError:
-        return None
-    import pandas as pd
-
-    r = R.make_ratings(n_users, n_items, n_ratings, k=10, seed=0)
-    frame = pd.DataFrame({"u": r.users.numpy(), "i": r.items.numpy(), "r": r.values.numpy()})
-    data = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(-10, 20)))
-    trainset = data.build_full_trainset()
-    start = time.perf_counter()
-    surprise.SVD(n_factors=K, n_epochs=2, lr_all=2 * LR, reg_all=L2).fit(trainset)
-    return (time.perf_counter() - start) / 2
-
-
 # --- the benchmark ---------------------------------------------------------------------
 
 def run_child(n_users, n_items, n_ratings, epochs: int, explore: bool = False) -> dict:
@@ -305,10 +288,6 @@ def run(quick: bool) -> list[dict]:
             + ", ".join(f"{t * 1e9:.0f}" for t in per_rating)
             + f" ns per rating at {', '.join(_count(s[2]) for s in sizes)} ratings "
             f"({spread:.2f}×): the gathered rows fall out of the caches as the tables grow"))
-    other = None if quick else surprise_epoch(*SIZES[1])
-    if other is not None:
-        rows.append(row(f"9 · scikit-surprise SVD, one epoch ({_count(SIZES[1][2])} ratings)",
-                        seconds(other), "reported", True, "n_factors=32, same lr and l2"))
     rows[-1]["detail"] += f"; load average after the run {_load()}"
     return rows
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import mfgd_helpers as mf
+from mfgd_helpers import ratings as R
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
@@ -31,6 +32,7 @@ BY_NAME = dict(MODULES)
 source_loop = BY_NAME["source_loop"]
 scaling = BY_NAME["scaling"]
 convergence = BY_NAME["convergence"]
+peers = BY_NAME["peers"]
 timing = importlib.import_module("benchmarks.timing")  # the package discover() loaded
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.IGNORECASE)
 
@@ -62,6 +64,9 @@ def test_quick_mode_rows_are_well_formed(name):
     assert rows, f"bench_{name} measured nothing in quick mode"
     for r in rows:
         assert r["target"] and r["goal"], r
+        if r["measured"] == "skipped":  # an optional peer is missing: the detail says why
+            assert re.match(r"skipped: \S.{10,}", r["detail"]) and r["met"], r
+            continue
         text = r["measured"]
         assert not re.search(r"\b(nan|inf)\b", text, re.IGNORECASE), r
         numbers = [float(x) for x in NUMBER.findall(text)]
@@ -138,6 +143,84 @@ def test_convergence_draws_its_curves():
         assert len(ax.get_lines()) >= 4  # two curves, the optimum, optimum + 1 %
     finally:
         plt.close(fig)
+
+
+# --- the peers (optional: scikit-surprise and pyspark, the "peers" extra) -------------
+
+def _sorted_ratings_and_start(dtype=torch.float64):
+    """Ratings sorted by user (Surprise's visiting order) and a start without unseen rows."""
+    ratings = R.make_ratings(30, 20, 240, k=2, seed=3, dtype=dtype)
+    assert torch.bincount(ratings.users, minlength=30).min() > 0
+    assert torch.bincount(ratings.items, minlength=20).min() > 0
+    start = R.init_model(30, 20, 3, mean=ratings.values.double().mean().item(), std=0.1,
+                         seed=1, dtype=dtype)
+    return ratings, start
+
+
+def test_surprise_update_rule_is_fit_sgd_at_batch_1_with_half_the_lr():
+    ratings, start = _sorted_ratings_and_start()
+    theirs = peers.surprise_sgd(start, ratings, lr_all=0.03, reg_all=0.05, epochs=3)
+    ours = R.fit_sgd(ratings, lr=0.015, l2=0.05, epochs=3, batch_size=1, shuffle=False,
+                     init=start).model
+    assert theirs.mean == ours.mean
+    for a, b in zip(theirs._tensors(), ours._tensors()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    moved = peers.surprise_sgd(start, ratings, lr_all=0.03, reg_all=0.05, epochs=1)
+    assert not torch.allclose(moved.P, start.P)  # the comparison is not of two starts
+
+
+def test_the_python_copy_of_surprises_loop_is_surprise():
+    pytest.importorskip("surprise")
+    import numpy as np
+
+    ratings, _ = _sorted_ratings_and_start()
+    order = torch.randperm(len(ratings), generator=torch.Generator().manual_seed(0))
+    ratings = R.Ratings(ratings.users[order], ratings.items[order], ratings.values[order])
+    trainset = peers.surprise_trainset(ratings)  # its inner ids are not our indices
+    assert [trainset.to_raw_uid(u) for u in trainset.all_users()] != list(range(30))
+    algo = peers.surprise_fit(trainset, epochs=3, lr_all=0.03, reg_all=0.05, k=3)
+    rng = np.random.RandomState(0)  # Surprise's start: biases 0, P then Q from N(0, 0.1²)
+    drawn = SimpleNamespace(n_factors=3, bu=np.zeros(trainset.n_users),
+                            bi=np.zeros(trainset.n_items),
+                            pu=rng.normal(0, peers.INIT_STD, (trainset.n_users, 3)),
+                            qi=rng.normal(0, peers.INIT_STD, (trainset.n_items, 3)))
+    start = peers.surprise_model(drawn, trainset, 30, 20)
+    expected = peers.surprise_sgd(start, ratings, lr_all=0.03, reg_all=0.05, epochs=3)
+    got = peers.surprise_model(algo, trainset, 30, 20)
+    for a, b in zip(got._tensors(), expected._tensors()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    users, items = ratings.users[:5].tolist(), ratings.items[:5].tolist()
+    estimates = [algo.estimate(trainset.to_inner_uid(u), trainset.to_inner_iid(i))
+                 for u, i in zip(users, items)]
+    torch.testing.assert_close(R.predict(got, users, items),
+                               torch.tensor(estimates, dtype=torch.float64))
+
+
+def test_a_missing_peer_is_skipped_with_the_reason_and_the_fix(monkeypatch):
+    monkeypatch.setattr(peers, "missing",
+                        lambda module: f"{module} is not installed; {peers.PEERS_EXTRA} adds it")
+    train, validation, test = peers.make_data((300, 50, 3000))
+    rows, ours = peers.surprise_rows(train, validation, test, "tiny", quick=False)
+    rows += peers.spark_rows((300, 50, 3000), "tiny", False, ours)
+    assert [r["measured"] for r in rows] == ["skipped"] * 4
+    assert all(r["met"] and '".[peers]"' in r["detail"] for r in rows)
+    assert [r["target"].split(",")[0] for r in rows[:2]] == [
+        "10 · held-out RMSE", "10 · one epoch"]
+    assert ours["seconds"] > 0 and 0.4 < ours["rmse"] < 1.5  # ours is timed all the same
+
+
+def test_missing_names_the_package_and_the_java_it_needs(monkeypatch, tmp_path):
+    assert "not installed" in peers.missing("no_such_module_for_mfgd")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java there
+    assert peers.java_version() is None
+    if importlib.util.find_spec("pyspark") is not None:
+        assert "openjdk-17-jre-headless" in peers.missing("pyspark")
+
+
+def test_the_quick_peer_rows_skip_spark_and_say_why():
+    spark = [r for r in quick_rows("peers") if "Spark" in r["target"]]
+    assert len(spark) == 2
+    assert all(r["measured"] == "skipped" and "quick mode" in r["detail"] for r in spark)
 
 
 # --- the shared helpers and the runner ----------------------------------------------

@@ -25,6 +25,10 @@ NOT_IN_CONDA = {
     # The browser tests need Debian's Chromium as well; they run through
     # `make test` (pip) and skip with a reason elsewhere.
     "playwright",
+    # The peers extra is for benchmarks/bench_peers.py, not for the course:
+    # pip install -e ".[peers]" (Spark needs Java as well).
+    "scikit-surprise",
+    "pyspark",
 }
 CONDA_FILE = "environment.yml"
 
