@@ -70,7 +70,7 @@ check-colab:
 
 # Binder: the environment binder/ makes, built here (repo2docker's base
 # packages, then its exact install command, then postBuild); strict nbval in
-# it; repo2docker's own build plan; a student's walk 00 -> 07 and the Voila
+# it; repo2docker's own build plan; a student's walk 00 -> 08 and the Voila
 # playground in Chromium, with the memory of the server and its kernels.
 BINDER_VENV ?= /tmp/mfgd-binder-venv
 check-binder:

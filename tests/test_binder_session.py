@@ -13,7 +13,7 @@ configuration comes from sys.prefix, where binder/postBuild put it, exactly
 as on Binder: nothing here adds a setting that changes how kernels start,
 stop or are culled.
 
-The walk: Chromium (Playwright) opens each notebook 00 to 07 from the file
+The walk: Chromium (Playwright) opens each notebook 00 to 08 from the file
 browser, runs all its cells from the Run menu, waits until every cell has
 run, checks that no cell failed, saves it (in the temporary copy) and closes
 its tab, which must shut its kernel down. Then the Voilà playground opens on
@@ -51,7 +51,7 @@ pytestmark = [pytest.mark.environment, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SERIES = sorted(p.name for p in NOTEBOOKS.glob("0[0-7]_*.ipynb"))
+SERIES = sorted(p.name for p in NOTEBOOKS.glob("0[0-8]_*.ipynb"))
 PLAYGROUND = "05_playground.ipynb"
 PREFIX = Path(sys.prefix)
 BIN = Path(sys.executable).parent
@@ -434,7 +434,7 @@ def close_notebook(page, lab: Lab, name: str, kernel_id: str) -> None:
 
 
 def test_a_student_runs_the_series_and_the_playground_within_memory(lab, context, workdir):
-    assert SERIES == sorted(SERIES) and len(SERIES) == 8, SERIES
+    assert SERIES == sorted(SERIES) and len(SERIES) == 9, SERIES
     memory = Memory(lab.proc.pid, lab)
     report = workdir / "memory.txt"
     page = context.new_page()

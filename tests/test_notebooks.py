@@ -23,6 +23,7 @@ SERIES = [
     "05_playground.ipynb",
     "06_missing_entries.ipynb",
     "07_optimizers.ipynb",
+    "08_recommender.ipynb",
 ]
 LINK = re.compile(r"\]\(([^)\s]+)\)|href=\"([^\"]+)\"")
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
@@ -102,7 +103,10 @@ def test_teaching_structure(nb):
         assert int(times["read"]) < int(times["exercises"]), f"{name}: the exercises take time too"
     if number != "00":
         assert "## Summary" in text and "## Exercises" in text, f"{name}: summary and exercises"
-        assert "<details>" in text, f"{name}: collapsed solutions"
+        graded = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
+        assert graded, f"{name}: exercises with graded solution cells (tests/test_grading.py)"
+        assert "<details><summary>Solution" not in text, \
+            f"{name}: a solution in markdown; make it a solution cell and a test (tests/test_grading.py)"
     assert "(00_start_here.ipynb)" in first or number == "00", f"{name}: index link at the top"
     assert "(00_start_here.ipynb)" in source(cells[-1]) or number == "00", f"{name}: index link at the bottom"
 
