@@ -76,8 +76,9 @@ TIMEOUT_MS = 120_000
 PLOT_READY = ("() => { const img = document.querySelector('.mfgd-plot');"
               " return img !== null && img.complete && img.naturalWidth > 0; }")
 BROKEN = ("Error displaying widget", "model not found")
-# The prompts of the one open notebook: "[3]:", "[*]:" (queued or running), "[ ]:".
-PROMPTS = ("() => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]"
+# The prompts of the one open notebook: "[3]:", "[*]:" (queued or running), "[ ]:";
+# collapsed cells (the exercises' solutions) show a placeholder instead.
+PROMPTS = ("() => [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell:not(:has(.jp-InputPlaceholder)) .jp-InputPrompt')]"
            ".map(p => p.textContent.trim())")
 
 try:

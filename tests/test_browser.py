@@ -28,8 +28,9 @@ TIMEOUT_MS = 60_000
 PLOT_READY = ("() => { const img = document.querySelector('.mfgd-plot');"
               " return img !== null && img.complete && img.naturalWidth > 0; }")
 STATUS = ".mfgd-status"
+# collapsed cells (the exercises' solutions) show a placeholder instead of their prompt
 ALL_CELLS_RAN = ("() => { const prompts = [...document.querySelectorAll("
-                 "'.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim());"
+                 "'.jp-CodeCell:not(:has(.jp-InputPlaceholder)) .jp-InputPrompt')].map(p => p.textContent.trim());"
                  " return prompts.length > 0 && prompts.every(p => /^\\[\\d+\\]:$/.test(p)); }")
 BROKEN = ("Error displaying widget", "model not found", "Traceback")
 
