@@ -49,7 +49,7 @@ import torch
 from mfgd_helpers import ratings as R
 
 from .bench_ratings import floor_epoch
-from .timing import load_average, num_threads, paired_ratio, row, seconds, side_by_side
+from .timing import load_average, num_threads, paired_ratio, print_rows, row, seconds, side_by_side
 
 ORDER = 10
 ROOT = Path(__file__).resolve().parent.parent
@@ -459,11 +459,7 @@ def main(argv=None) -> int:
     if args.spark_child:
         print(json.dumps(spark_child(*args.spark_child)))
         return 0
-    rows = run(args.quick)
-    for r in rows:
-        mark = "met" if r["met"] else "NOT MET"
-        print(f"{r['target']}\n  {r['measured']}  (goal {r['goal']}: {mark})\n  {r['detail']}")
-    return 0 if all(r["met"] for r in rows) else 1
+    return print_rows(run(args.quick))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ import torch
 from mfgd_helpers import ratings as R
 from mfgd_helpers.ratings.loss import _add_gradients
 
-from .timing import reset_peak, row, seconds, status_kib
+from .timing import print_rows, reset_peak, row, seconds, status_kib
 
 ORDER = 9
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,11 +302,7 @@ def main(argv=None) -> int:
     if args.child:
         print(json.dumps(child(*args.child, explore=args.explore)))
         return 0
-    rows = run(args.quick)
-    for r in rows:
-        mark = "met" if r["met"] else "NOT MET"
-        print(f"{r['target']}\n  {r['measured']}  (goal {r['goal']}: {mark})\n  {r['detail']}")
-    return 0 if all(r["met"] for r in rows) else 1
+    return print_rows(run(args.quick))
 
 
 if __name__ == "__main__":

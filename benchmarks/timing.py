@@ -31,6 +31,14 @@ def row(target: str, measured: str, goal: str, met: bool, detail: str = "") -> d
             "detail": detail}
 
 
+def print_rows(rows: list[dict]) -> int:
+    """Print rows as a benchmark run on its own does; 0 if every goal is met, else 1."""
+    for r in rows:
+        mark = "met" if r["met"] else "NOT MET"
+        print(f"{r['target']}\n  {r['measured']}  (goal {r['goal']}: {mark})\n  {r['detail']}")
+    return 0 if all(r["met"] for r in rows) else 1
+
+
 def thread_settings() -> list[tuple[str, int]]:
     """(label, threads) pairs to time: one thread, and the default when it differs."""
     settings = [("1 thread", 1)]

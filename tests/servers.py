@@ -61,6 +61,8 @@ def lab_settings(home: Path) -> Path:
 class Server:
     """A server process in its own process group, stopped by ``stop``."""
 
+    stop_seconds = 15  # for the server to shut its kernels down before it is killed
+
     def __init__(self, cmd: list, env: dict, log: Path, url: str):
         self.url, self.log_path = url, log
         self._log = open(log, "w")
@@ -88,7 +90,7 @@ class Server:
             if self.proc.poll() is None:
                 self.proc.terminate()  # lets the server shut its kernels down
                 try:
-                    self.proc.wait(15)
+                    self.proc.wait(self.stop_seconds)
                 except subprocess.TimeoutExpired:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait(5)

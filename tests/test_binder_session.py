@@ -36,9 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -46,6 +43,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import servers
+from servers import Server, free_port
 
 pytestmark = [pytest.mark.environment, pytest.mark.browser]
 
@@ -101,29 +100,21 @@ def binder_environment():
         pytest.skip("playwright and psutil are needed: they come with the pinned environment")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def isolated_env(home: Path) -> dict:
-    """Jupyter's user config, data, runtime and IPython folders inside ``home``.
+    """servers.isolated_env, with this environment's scripts first on PATH.
 
     The system and sys.prefix folders stay in Jupyter's paths, so the Binder
     configuration in sys.prefix applies as it does on Binder.
     """
-    env = dict(os.environ)
-    for name, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")]:
-        env[name] = str(home / sub)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env = servers.isolated_env(home)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
-class Lab:
+class Lab(Server):
     """jupyter lab of this environment in its own process group."""
+
+    stop_seconds = 20
 
     def __init__(self, workdir: Path):
         self.root_dir = workdir / "notebooks"
@@ -139,9 +130,7 @@ class Lab:
         if os.geteuid() == 0:
             # test-only: Binder runs as the user jovyan; here we may be root
             cmd.append("--ServerApp.allow_root=True")
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, env=isolated_env(workdir / "home"), stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        super().__init__(cmd, isolated_env(workdir / "home"), self.log_path, self.base)
 
     def log(self) -> str:
         self._log.flush()
@@ -175,18 +164,6 @@ class Lab:
 
     def session_of(self, name: str):
         return next((s for s in self.sessions() if s["path"] == name), None)
-
-    def stop(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                self.proc.terminate()  # lets the server shut its kernels down
-                try:
-                    self.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(5)
-        finally:
-            self._log.close()
 
 
 class Memory:
