@@ -39,11 +39,17 @@ def _descent_step(C, F, lr: float, l2: float):
     CtR = torch.empty_like(F)
     alpha, shrink = -2.0 * lr, 1.0 - 2.0 * lr * l2
 
+    if not l2:
+        def step(R) -> None:
+            torch.mm(Ct, R, out=CtR)                  # Cᵀ R, with the old C
+            C.addmm_(R, Ft, alpha=alpha)              # C - lr 2 R Fᵀ (beta=1 left out: it costs a few % at 3 × 4)
+            F.add_(CtR, alpha=alpha)                  # F - lr 2 Cᵀ R
+        return step
+
     def step(R) -> None:
-        torch.mm(Ct, R, out=CtR)                      # Cᵀ R, with the old C
+        torch.mm(Ct, R, out=CtR)
         C.addmm_(R, Ft, beta=shrink, alpha=alpha)     # C - lr (2 R Fᵀ + 2 l2 C)
-        if l2:
-            F.mul_(shrink)
+        F.mul_(shrink)
         F.add_(CtR, alpha=alpha)                      # F - lr (2 Cᵀ R + 2 l2 F)
 
     return step

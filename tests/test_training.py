@@ -112,6 +112,77 @@ def test_divergence_stops_warns_and_never_records_nan(problem, method):
     assert "diverged at iteration" in repr(result)
 
 
+def _train_with(monkeypatch, *, batch=None, batched=True, **kwargs):
+    """``train`` with the fast path's batch length set, or with one loss at a time."""
+    from mfgd_helpers import training
+    with monkeypatch.context() as patch:
+        if batch is not None:
+            patch.setattr(training, "BATCH", batch)
+        if not batched:
+            patch.setattr(training, "BATCHED", 0)
+        return mf.train(**kwargs)
+
+
+def _close(a, b, rtol=1e-6):
+    return len(a) == len(b) and all(abs(x - y) <= rtol * abs(y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("n_iterations", [1, 127, 128, 129, 300])
+@pytest.mark.parametrize("log_every", [1, 3, 100, 128, 1000])
+def test_batched_losses_call_back_at_the_same_iterations(problem, monkeypatch, n_iterations, log_every):
+    D, C, F = problem
+    expected = sorted({1} | set(range(log_every, n_iterations + 1, log_every)))
+    runs = []
+    for batched in (True, False):
+        seen = []
+        result = _train_with(monkeypatch, batched=batched, D=D, C=C, F=F, lr=0.01,
+                             n_iterations=n_iterations, method="analytic", log_every=log_every,
+                             callback=lambda i, loss: seen.append((i, loss)))
+        assert [i for i, _ in seen] == expected
+        assert all(loss == result.losses[i - 1] for i, loss in seen)
+        runs.append(result)
+    batched, single = runs
+    # the same steps, bit for bit; the losses summed in another order
+    assert torch.equal(batched.C, single.C) and torch.equal(batched.F, single.F)
+    assert _close(batched.losses, single.losses)
+
+
+@pytest.mark.parametrize("batch", [2, 3, 4, 128])
+@pytest.mark.parametrize("lr", [0.6, 0.7, 1.0, 5.0])   # diverge at iterations 7, 6, 5, 4
+def test_a_divergence_inside_a_batch_stops_where_one_loss_at_a_time_stops(monkeypatch, batch, lr):
+    D, C, F = mf.example_problem()
+    kwargs = dict(D=D, C=C, F=F, lr=lr, n_iterations=1000, method="analytic")
+    with pytest.warns(mf.DivergenceWarning) as batched_warnings:
+        batched = _train_with(monkeypatch, batch=batch, **kwargs)
+    with pytest.warns(mf.DivergenceWarning) as single_warnings:
+        single = _train_with(monkeypatch, batched=False, **kwargs)
+    assert len(batched_warnings) == len(single_warnings) == 1
+    assert batched.diverged_at == single.diverged_at == len(batched.losses) + 1 > 1
+    assert f"diverged at iteration {single.diverged_at}:" in str(batched_warnings[0].message)
+    assert _close(batched.losses, single.losses) and all(map(math.isfinite, batched.losses))
+    # the factors are those whose loss was not finite, exactly as one loss at a time
+    assert torch.equal(batched.C, single.C) and torch.equal(batched.F, single.F)
+    assert not math.isfinite(batched.final_loss)
+    assert not torch.isfinite(((batched.C @ batched.F - D) ** 2).sum())
+
+
+def test_large_targets_and_l2_record_one_loss_at_a_time(monkeypatch):
+    from mfgd_helpers import training
+    D = mf.make_target(50, 50, 3, seed=0)
+    C, F = mf.init_factors(50, 50, 3, seed=1)
+    assert D.numel() * training.BATCH > training.BATCHED   # so this run is not batched
+    seen = []
+    result = mf.train(D, C, F, lr=1e-3, n_iterations=300, method="analytic", log_every=100,
+                      callback=lambda i, loss: seen.append(i))
+    assert seen == [1, 100, 200, 300] and len(result.losses) == 300
+    reference = mf.train(D, C, F, lr=1e-3, n_iterations=300)
+    assert _close(result.losses, reference.losses, rtol=1e-5)
+    small_D, small_C, small_F = mf.example_problem()
+    with_l2 = mf.train(small_D, small_C, small_F, lr=0.01, n_iterations=300, l2=0.1, method="analytic")
+    assert _close(with_l2.losses, mf.train(small_D, small_C, small_F, lr=0.01, n_iterations=300,
+                                           l2=0.1).losses, rtol=1e-5)
+
+
 def test_stable_run_does_not_warn(problem):
     D, C, F = problem
     with warnings.catch_warnings():
