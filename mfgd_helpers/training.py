@@ -256,8 +256,9 @@ def _loop_autograd(D, C, F, lr, n_iterations, mask, l2, record):
         _step(C, F, lr)
 
 
-BATCH = 128       # iterations whose losses the fast path computes in one call
-BATCHED = 1 << 18  # up to this many residual entries kept for one batch (1 MiB in float32)
+BATCH = 128        # the most iterations whose losses the fast path computes in one call
+BATCHED = 1 << 18  # residual entries kept for one batch, at most (1 MiB in float32)
+MIN_BATCH = 8      # below this, one loss at a time
 
 
 def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
@@ -278,8 +279,9 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
     and ``inference_mode`` skips the bookkeeping that ``no_grad`` still does
     for every operation (``record``, and so the callback, runs inside it).
 
-    On a small target without L2 the loss is only sum(R²), and each of
-    ``BATCH`` iterations writes its residual into its own slot of one buffer;
+    Without L2 the loss is only sum(R²). Then, unless the target is large,
+    each of up to ``BATCH`` iterations (as many as ``BATCHED`` entries allow)
+    writes its residual into its own slot of one buffer;
     the losses of the batch are then one call (``torch.linalg.vecdot``), read
     as floats at once. On a 3 × 4 target this makes the loop about 1.25 times
     faster: each tensor call costs about 1.5 µs whatever its size. A batch
@@ -292,11 +294,13 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
     at the end, also after a divergence.
     """
     C_work, F_work = C.t().contiguous().t(), F.contiguous()  # copies unless already so
-    batched = not l2 and D.numel() * BATCH <= BATCHED
+    if mask is not None:
+        mask = mask.to(D.dtype)  # 0.0 and 1.0: see _residual
+    batch = 0 if l2 else min(BATCH, BATCHED // max(D.numel(), 1))
     try:
         with torch.inference_mode():
             step = _descent_step(C_work, F_work, lr, l2)
-            if not batched:
+            if batch < MIN_BATCH:
                 R = torch.empty(D.shape, dtype=D.dtype, device=D.device)  # contiguous
                 flat = R.view(-1), C_work.t().view(-1), F_work.view(-1)   # for the loss
                 for i in range(n_iterations):
@@ -305,13 +309,13 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
                         return
                     step(R)
                 return
-            slots = torch.empty((BATCH, *D.shape), dtype=D.dtype, device=D.device)
-            rows, residuals = slots.view(BATCH, -1), slots.unbind()
+            slots = torch.empty((batch, *D.shape), dtype=D.dtype, device=D.device)
+            rows, residuals = slots.view(batch, -1), slots.unbind()
             C_start, F_start = torch.empty_like(C_work), torch.empty_like(F_work)
-            for first in range(0, n_iterations, BATCH):
+            for first in range(0, n_iterations, batch):
                 C_start.copy_(C_work)
                 F_start.copy_(F_work)
-                size = min(BATCH, n_iterations - first)
+                size = min(batch, n_iterations - first)
                 for R in residuals[:size]:
                     _residual(D, C_work, F_work, mask, out=R)
                     step(R)

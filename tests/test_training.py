@@ -118,6 +118,7 @@ def _train_with(monkeypatch, *, batch=None, batched=True, **kwargs):
     with monkeypatch.context() as patch:
         if batch is not None:
             patch.setattr(training, "BATCH", batch)
+            patch.setattr(training, "MIN_BATCH", 1)
         if not batched:
             patch.setattr(training, "BATCHED", 0)
         return mf.train(**kwargs)
@@ -166,21 +167,33 @@ def test_a_divergence_inside_a_batch_stops_where_one_loss_at_a_time_stops(monkey
     assert not torch.isfinite(((batched.C @ batched.F - D) ** 2).sum())
 
 
-def test_large_targets_and_l2_record_one_loss_at_a_time(monkeypatch):
+def test_large_targets_and_l2_record_one_loss_at_a_time():
     from mfgd_helpers import training
-    D = mf.make_target(50, 50, 3, seed=0)
-    C, F = mf.init_factors(50, 50, 3, seed=1)
-    assert D.numel() * training.BATCH > training.BATCHED   # so this run is not batched
+    D = mf.make_target(200, 200, 3, seed=0)
+    C, F = mf.init_factors(200, 200, 3, seed=1)
+    assert training.BATCHED // D.numel() < training.MIN_BATCH   # so this run is not batched
     seen = []
-    result = mf.train(D, C, F, lr=1e-3, n_iterations=300, method="analytic", log_every=100,
+    result = mf.train(D, C, F, lr=1e-4, n_iterations=300, method="analytic", log_every=100,
                       callback=lambda i, loss: seen.append(i))
     assert seen == [1, 100, 200, 300] and len(result.losses) == 300
-    reference = mf.train(D, C, F, lr=1e-3, n_iterations=300)
+    reference = mf.train(D, C, F, lr=1e-4, n_iterations=300)
     assert _close(result.losses, reference.losses, rtol=1e-5)
     small_D, small_C, small_F = mf.example_problem()
     with_l2 = mf.train(small_D, small_C, small_F, lr=0.01, n_iterations=300, l2=0.1, method="analytic")
     assert _close(with_l2.losses, mf.train(small_D, small_C, small_F, lr=0.01, n_iterations=300,
                                            l2=0.1).losses, rtol=1e-5)
+
+
+def test_a_masked_run_of_a_mid_sized_target_is_batched_and_matches_the_teaching_path():
+    from mfgd_helpers import training
+    D = mf.make_target(60, 80, 4, seed=0)
+    mask = mf.random_mask(D.shape, 0.6, seed=1)
+    C, F = mf.init_factors(60, 80, 4, seed=2)
+    assert training.MIN_BATCH <= training.BATCHED // D.numel() < training.BATCH
+    lr = mf.suggest_lr(D, C, F, mask=mask)
+    fast = mf.train(D, C, F, lr=lr, n_iterations=500, method="analytic", mask=mask)
+    slow = mf.train(D, C, F, lr=lr, n_iterations=500, mask=mask)
+    assert _close(fast.losses, slow.losses, rtol=1e-4) and fast.losses[-1] < fast.losses[0] / 10
 
 
 def test_stable_run_does_not_warn(problem):
