@@ -26,14 +26,19 @@ SOURCE_TABLE = {1: 1.8740, 1000: 0.0223, 2000: 0.0060, 3000: 0.0028, 4000: 0.002
 NOTES = """\
 **1–2.** The teaching path is the source's loop with the update moved into
 `mf.gradient_step` and the loss read with `.item()`; it must cost nothing
-extra. The fast path (`_loop_analytic` in `training.py`) does five tensor
+extra. The fast path (`_loop_analytic` in `training.py`) does four tensor
 operations per iteration into buffers allocated once, under
-`torch.inference_mode` (about 1.5 µs per iteration less than `no_grad`, 13 %).
-What is left is the call overhead of five tiny operations, about 2 µs each.
-Tried and dropped: two buffers for C, swapped each step, to save one operation
-(2–5 % faster here, but its rounding moved the late losses up to 2e-5 away
-from the source's, beyond the 1e-5 goal); leaving the callback outside
-`inference_mode` (entering it twice per step cost more than it saved).
+`torch.inference_mode` (about 1.5 µs per iteration less than `no_grad`, 13 %):
+the residual, one `addmm`, into its own slot of a buffer of 128, and the
+update, three BLAS calls. The 128 losses are then one `torch.linalg.vecdot`
+and one `.tolist()`: a fifth operation and a float per iteration made the
+loop 1.2 to 1.4 times slower at 3×4, where each call costs about 1.5 µs
+whatever its size. Left out on purpose: `beta=1` in the update's `addmm_` (a few % at 3×4).
+Tried and dropped: two buffers for F, swapped each step, to save one more
+operation (9 % faster, but its rounding moved the late losses 9e-5 away
+from the source's, beyond the 1e-5 goal); recording each loss in a 0-d slot
+with `torch.dot(..., out=)` (slower than `.item()`); leaving the callback
+outside `inference_mode` (entering it twice per step cost more than it saved).
 """
 
 

@@ -469,7 +469,11 @@ def train(
     seconds = time.perf_counter() - start
 
     with torch.no_grad():
-        final_loss = _objective(_residual(D, C, F, mask), C, F, l2).item()
+        if method == "analytic":  # as the fast path computes its losses, in one buffer
+            R = _residual(D, C, F, mask, out=torch.empty(D.shape, dtype=D.dtype, device=D.device))
+            final_loss = _loss_value(R.view(-1), C.reshape(-1), F.reshape(-1), l2)
+        else:
+            final_loss = _objective(_residual(D, C, F, mask), C, F, l2).item()
     if not failed and not math.isfinite(final_loss):  # the last update blew up
         failed.append(n_iterations + 1)
         _diverged_warning(n_iterations + 1, final_loss, lr)

@@ -81,3 +81,21 @@ def test_check_factors_converts_to_the_dtype_of_D():
 def test_check_mask(mask, error, match):
     with pytest.raises(error, match=match):
         check_mask(mask, torch.Size([3, 4]))
+
+
+@pytest.mark.parametrize("entries, bad", [
+    ([[3e38, 3e38], [3e38, 1.0]], None),                      # finite, but the sum overflows float32
+    ([[math.inf, -math.inf], [1.0, 2.0]], "[0, 0] == inf"),  # the sum is NaN
+    ([[1.0, 2.0], [3.0, -math.inf]], "[1, 1] == -inf"),
+    ([[1.0, math.nan], [3.0, 4.0]], "[0, 1] == nan"),
+])
+def test_the_cheap_finiteness_check_has_the_exact_answer(entries, bad):
+    from mfgd_helpers.validation import check_finite
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        x = torch.tensor(entries, dtype=dtype)
+        if bad is None:
+            check_finite(x, "D")
+        else:
+            with pytest.raises(ValueError, match=r"D contains \d NaN or inf value\(s\), the first at "
+                               + bad.replace("[", r"\[").replace("]", r"\]")):
+                check_finite(x, "D")
