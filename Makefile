@@ -22,7 +22,7 @@ help:
 	@echo "make check-grading  nbgrader's autograde on three fake submissions (minutes)"
 	@echo "make bench      run the benchmarks, write benchmarks/RESULTS.md"
 	@echo "make voila      serve the playground as an app"
-	@echo "make test-cpus  nbval with PyTorch's kernels of other CPU classes, 1 and 2 threads"
+	@echo "make test-cpus  nbval with PyTorch's and MKL's kernels of other CPU classes, 1 and 2 threads"
 	@echo "make check-colab  every notebook in a Colab-like venv (ipywidgets 7, no mfgd_helpers)"
 	@echo "make check-binder the Binder build here: nbval, repo2docker's plan, the memory walk"
 	@echo "make classroom-check  JupyterHub load test: STUDENTS (10) run notebook 04 at once (minutes)"
@@ -54,10 +54,13 @@ unit: $(STAMP)
 	$(PY) -m pytest -q -m "not browser and not grading" tests mfgd_helpers $(PYTEST_ARGS)
 
 # Strict nbval as other processors run it: PyTorch's non-vectorized kernels
-# (a CPU without AVX2) on one thread, its AVX2 kernels on two. `make test` runs
-# this machine's own kernels with torch's default threads.
+# (a CPU without AVX2) and MKL's processor-independent code path
+# (MKL_CBWR=COMPATIBLE: its matrix products and SVDs round differently from the
+# paths MKL picks on an Intel or an AMD CPU) on one thread, PyTorch's AVX2
+# kernels on two. `make test` runs this machine's own kernels with torch's
+# default threads.
 test-cpus: $(STAMP)
-	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
+	ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE OMP_NUM_THREADS=1 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
 	ATEN_CPU_CAPABILITY=avx2 OMP_NUM_THREADS=2 $(PY) -m pytest -q notebooks $(PYTEST_ARGS)
 
 # Colab: a venv with torch 2.13.0, ipywidgets 7.7.1 and a stand-in google.colab

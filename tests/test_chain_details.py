@@ -171,6 +171,7 @@ def test_a_blow_up_in_the_last_update_is_caught_at_the_loss_after_it():
                             "diverged at iteration 2)")
 
 
+@pytest.mark.callers_line
 @pytest.mark.parametrize("method", ["analytic", "autograd"])
 def test_the_divergence_warning_points_at_the_callers_line(method):
     # the caller's file and line, however many frames of the package lie between
@@ -464,6 +465,7 @@ def test_the_data_come_in_the_dtype_asked_for():
         assert C.requires_grad and F.requires_grad
 
 
+@pytest.mark.callers_line
 def test_a_divergence_under_python_dash_c_warns_instead_of_failing():
     # `python -c` has no source file for __main__: the warning must not look for it
     import subprocess

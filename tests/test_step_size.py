@@ -125,6 +125,7 @@ def _large_problem():
     return D, C.detach(), F.detach()
 
 
+@pytest.mark.callers_line
 def test_lanczos_warns_when_it_stops_at_its_cap():
     D, C, F = _large_problem()
     with pytest.warns(step_size.CurvatureWarning,
