@@ -284,9 +284,10 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
     writes its residual into its own slot of one buffer;
     the losses of the batch are then one call (``torch.linalg.vecdot``), read
     as floats at once. On a 3 × 4 target this makes the loop about 1.25 times
-    faster: each tensor call costs about 1.5 µs whatever its size. A batch
-    with a non-finite loss is replayed from a copy of its start up to that
-    loss, so a diverged run stops in the same state as one loss at a time.
+    faster: each tensor call costs about 1.5 µs whatever its size. After a
+    batch with a non-finite loss, the steps up to that loss are made again
+    from a copy of the batch's start, with the residuals the batch kept, so a
+    diverged run stops in the same state as one loss at a time.
 
     C is trained as a working copy in column-major order (``C_work.t()`` is
     contiguous): the products that read and update it then run up to 1.5
@@ -321,11 +322,10 @@ def _loop_analytic(D, C, F, lr, n_iterations, mask, l2, record):
                     step(R)
                 losses = torch.linalg.vecdot(rows[:size], rows[:size]).tolist()
                 kept = record(first, losses)
-                if kept < size:  # a non-finite loss: back to the state that gave it
-                    C_work.copy_(C_start)
+                if kept < size:  # a non-finite loss: back to the state that gave it,
+                    C_work.copy_(C_start)    # with the steps of the residuals kept
                     F_work.copy_(F_start)
                     for R in residuals[:kept]:
-                        _residual(D, C_work, F_work, mask, out=R)
                         step(R)
                     return
     finally:

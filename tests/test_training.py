@@ -316,3 +316,33 @@ def test_divergence_warning_is_a_runtime_warning_filtered_by_category():
         warnings.filterwarnings("ignore", category=mf.DivergenceWarning)
         result = mf.train(D, C, F, lr=5.0, n_iterations=50, method="analytic")
     assert result.diverged
+
+
+@pytest.mark.parametrize("shape, l2", [((200, 200), 0.0), ((20, 30), 0.1), ((20, 30), 0.0)])
+def test_the_fast_path_keeps_float64_and_the_mask_on_every_route(shape, l2):
+    """One loss at a time (large or L2) and batched: float64 in, float64 out, hidden entries ignored."""
+    n, m = shape
+    D = mf.make_target(n, m, 3, seed=0, dtype=torch.float64)
+    mask = mf.random_mask(D.shape, 0.7, seed=1)
+    D_hidden = torch.where(mask, D, torch.tensor(1e6, dtype=torch.float64))  # junk where hidden
+    C, F = mf.init_factors(n, m, 3, seed=2)
+    lr = mf.suggest_lr(D, C, F, mask=mask)
+    fast = mf.train(D_hidden, C, F, lr=lr, n_iterations=200, method="analytic", mask=mask, l2=l2)
+    slow = mf.train(D_hidden, C, F, lr=lr, n_iterations=200, mask=mask, l2=l2)
+    assert fast.C.dtype == fast.F.dtype == torch.float64
+    assert _close(fast.losses, slow.losses, rtol=1e-9) and abs(fast.final_loss / slow.final_loss - 1) < 1e-9
+
+
+@pytest.mark.parametrize("batch", [3, 128])
+def test_a_masked_divergence_stops_in_the_same_state_in_batches(monkeypatch, batch):
+    D = mf.make_target(6, 5, 2, seed=0)
+    mask = mf.random_mask(D.shape, 0.6, seed=1)
+    C, F = mf.init_factors(6, 5, 2, seed=2)
+    kwargs = dict(D=torch.where(mask, D, torch.tensor(float("nan"))), C=C, F=F, lr=2.0,
+                  n_iterations=100, method="analytic", mask=mask)
+    with pytest.warns(mf.DivergenceWarning):
+        batched = _train_with(monkeypatch, batch=batch, **kwargs)
+    with pytest.warns(mf.DivergenceWarning):
+        single = _train_with(monkeypatch, batched=False, **kwargs)
+    assert batched.diverged_at == single.diverged_at > 2
+    assert torch.equal(batched.C, single.C) and torch.equal(batched.F, single.F)
