@@ -105,6 +105,20 @@ def test_train_refuses_a_loop_that_would_not_fit(machine, method, copies, fix):
     assert message.startswith(f"train(method={method!r}) on a 512 × 512 target holds about "
                               f"{copies} more n × m float32 matrices")
     assert fix in message
+    assert ("use method='analytic'" in message) == (method == "autograd")
+
+
+@pytest.mark.parametrize("method, copies", [("analytic", 2), ("autograd", 6)])
+def test_a_mask_adds_one_matrix_to_the_loop(machine, method, copies):
+    D = torch.zeros(512, 512)
+    mask = torch.ones(512, 512, dtype=torch.bool)
+    machine(available_kb=copies * 1024 - 1)
+    with pytest.raises(MemoryError, match=rf"holds about {copies} more n × m float32 matrices"):
+        mf.train(D, torch.zeros(512, 1), torch.zeros(1, 512), lr=0.01, n_iterations=1,
+                 method=method, mask=mask)
+    machine(available_kb=copies * 1024)
+    mf.train(D, torch.zeros(512, 1), torch.zeros(1, 512), lr=0.01, n_iterations=1,
+             method=method, mask=mask)
 
 
 def test_train_runs_when_the_loop_fits(machine):
