@@ -47,7 +47,7 @@ def _descent_step(C, F, lr: float, l2: float):
         return step
 
     def step(R) -> None:
-        torch.mm(Ct, R, out=CtR)
+        torch.mm(Ct, R, out=CtR)                      # Cᵀ R, with the old C
         C.addmm_(R, Ft, beta=shrink, alpha=alpha)     # C - lr (2 R Fᵀ + 2 l2 C)
         F.mul_(shrink)
         F.add_(CtR, alpha=alpha)                      # F - lr (2 Cᵀ R + 2 l2 F)

@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import torch
 
 from .gradients import _descent_step
-from .loss import PIECE, _loss_value, _objective, _residual
+from .loss import _loss_value, _objective, _residual
 from .memory import RATINGS_PATH, check_memory
 from .threads import one_thread_if_small
 from .validation import (
