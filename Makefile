@@ -46,8 +46,13 @@ lab: $(STAMP)
 voila: $(STAMP)
 	$(VENV)/bin/jupyter server --config=scripts/voila_server_config.py --port=$(PORT) $(LAB_ARGS)
 
+# The unit tests, doctests and browser tests in one session, then nbval with
+# one notebook per core (pytest-xdist; each notebook keeps its own kernel and
+# runs its cells in order on one worker).
+NBVAL_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not grading" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not grading" tests mfgd_helpers $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(NBVAL_WORKERS) --dist loadfile notebooks $(PYTEST_ARGS)
 
 # testpaths lists notebooks/, so name the unit-test folders instead.
 unit: $(STAMP)
@@ -73,7 +78,7 @@ check-colab:
 
 # Binder: the environment binder/ makes, built here (repo2docker's base
 # packages, then its exact install command, then postBuild); strict nbval in
-# it; repo2docker's own build plan; a student's walk 00 -> 08 and the Voila
+# it; repo2docker's own build plan; a student's walk 00 -> 11 and the Voila
 # playground in Chromium, with the memory of the server and its kernels.
 BINDER_VENV ?= /tmp/mfgd-binder-venv
 check-binder:

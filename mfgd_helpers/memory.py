@@ -5,7 +5,7 @@ holds n × m matrices. A million users by a hundred thousand items is 10¹¹
 entries, 400 GB in float32: torch would fail deep inside its allocator, or
 the kernel would be killed. ``check_memory`` refuses such a size first, with
 the number of bytes, the memory available and what to use instead: training
-on the observed entries only (``mfgd_helpers.ratings``, notebook 08).
+on the observed entries only (``mfgd_helpers.ratings``, notebook 11).
 
 The memory available is the smaller of the system's ``MemAvailable``
 (/proc/meminfo) and, inside a container such as Binder's, what its cgroup
@@ -19,7 +19,7 @@ from pathlib import Path
 __all__ = ["available_memory", "check_memory", "format_bytes"]
 
 RATINGS_PATH = ("train on the observed entries only with mfgd_helpers.ratings "
-                "(notebook 08), whose memory grows with the number of ratings, not with n × m")
+                "(notebook 11), whose memory grows with the number of ratings, not with n × m")
 
 MEMINFO = "/proc/meminfo"
 SMALL = 1 << 26  # below 64 MiB nothing is read or refused

@@ -13,7 +13,7 @@ configuration comes from sys.prefix, where binder/postBuild put it, exactly
 as on Binder: nothing here adds a setting that changes how kernels start,
 stop or are culled.
 
-The walk: Chromium (Playwright) opens each notebook 00 to 08 from the file
+The walk: Chromium (Playwright) opens each notebook 00 to 11 from the file
 browser, runs all its cells from the Run menu, waits until every cell has
 run, checks that no cell failed, saves it (in the temporary copy) and closes
 its tab, which must shut its kernel down. Then the Voilà playground opens on
@@ -50,7 +50,7 @@ pytestmark = [pytest.mark.environment, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SERIES = sorted(p.name for p in NOTEBOOKS.glob("0[0-8]_*.ipynb"))
+SERIES = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 PLAYGROUND = "05_playground.ipynb"
 PREFIX = Path(sys.prefix)
 BIN = Path(sys.executable).parent

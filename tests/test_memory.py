@@ -65,7 +65,7 @@ def test_the_message_gives_the_size_the_memory_and_the_way_out(machine):
     assert str(caught.value) == (
         "D of 1000000 × 100000 float32 entries: 400 GB, more than the 1.02 GB of memory "
         "available. Use smaller sizes, or train on the observed entries only with "
-        "mfgd_helpers.ratings (notebook 08), whose memory grows with the number of ratings, "
+        "mfgd_helpers.ratings (notebook 11), whose memory grows with the number of ratings, "
         "not with n × m.")
 
 

@@ -22,8 +22,11 @@ SERIES = [
     "04_training_loop.ipynb",
     "05_playground.ipynb",
     "06_missing_entries.ipynb",
-    "07_optimizers.ipynb",
-    "08_recommender.ipynb",
+    "07_overfitting_and_l2.ipynb",
+    "08_early_stopping_and_als.ipynb",
+    "09_step_sizes.ipynb",
+    "10_optimizers.ipynb",
+    "11_recommender.ipynb",
 ]
 LINK = re.compile(r"\]\(([^)\s]+)\)|href=\"([^\"]+)\"")
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

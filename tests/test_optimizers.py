@@ -1,6 +1,6 @@
 """The manual loop and torch.optim, step sizes from curvature, symmetric starts.
 
-The loops here are the ones notebook 07 writes out, so its claims are checked
+The loops here are the ones notebook 10 writes out, so its claims are checked
 outside the notebook too.
 """
 
