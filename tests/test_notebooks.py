@@ -197,3 +197,24 @@ def test_tables_of_the_series_give_each_notebooks_own_times(where):
         assert table.get(number) == expected, (
             f"{where}: the row of notebook {number} says {table.get(number)!r}; "
             f"its cell 0 says {expected!r} (reading / with the exercises)")
+
+
+TOTAL = re.compile(r"In all, about (\d+) h(?: (\d+) min)? to read and run the series\s+and about (\d+) h"
+                   r"(?: (\d+) min)? with\s+every\s+exercise")
+
+
+@pytest.mark.parametrize("where", ["README.md", "notebooks/00_start_here.ipynb"])
+def test_the_total_time_of_the_series_is_the_sum_of_its_rows(where):
+    path = ROOT / where
+    if path.suffix == ".ipynb":
+        text = "\n".join(source(c) for c in load(path.name)["cells"] if c["cell_type"] == "markdown")
+    else:
+        text = path.read_text(encoding="utf-8")
+    total = TOTAL.search(text)
+    assert total, f"{where}: no sentence 'In all, about N h M min to read and run the series and about ...'"
+    stated = [60 * int(total[1]) + int(total[2] or 0), 60 * int(total[3]) + int(total[4] or 0)]
+    times = _stated_times().values()
+    summed = [sum(int(t["read"]) for t in times),
+              sum(int(t["exercises"] or t["read"]) for t in times)]
+    for kind, says, is_ in zip(("to read and run", "with the exercises"), stated, summed):
+        assert abs(says - is_) <= 15, f"{where}: the total {kind} says {says} min; the rows add up to {is_} min"
