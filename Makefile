@@ -17,6 +17,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make lab        open JupyterLab on notebooks/ (sets up .venv first)"
 	@echo "make test       run unit tests, doctests, nbval and browser tests"
+	@echo "make nbval      re-execute every notebook and compare it with its stored outputs"
 	@echo "make notebooks  re-execute every notebook and store its outputs"
 	@echo "make assignments  write the student edition (student/) with nbgrader"
 	@echo "make check-grading  nbgrader's autograde on three fake submissions (minutes)"
@@ -52,6 +53,9 @@ voila: $(STAMP)
 NBVAL_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not grading" tests mfgd_helpers $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory nbval
+
+nbval: $(STAMP)
 	$(PY) -m pytest -q -n $(NBVAL_WORKERS) --dist loadfile notebooks $(PYTEST_ARGS)
 
 # testpaths lists notebooks/, so name the unit-test folders instead.

@@ -414,7 +414,8 @@ def close_notebook(page, lab: Lab, name: str, kernel_id: str) -> None:
 
 
 def test_a_student_runs_the_series_and_the_playground_within_memory(lab, context, workdir):
-    listed = re.findall(r"^\| \d\d \| \[[^]]+\]\(notebooks/(\d\d_\w+\.ipynb)\)", README.read_text(encoding="utf-8"), re.M)
+    readme = README.read_text(encoding="utf-8")
+    listed = re.findall(r"^\| \d\d \| \[[^]]+\]\(notebooks/(\d\d_\w+\.ipynb)\)", readme, re.M)
     assert SERIES == listed, f"the notebooks here {SERIES} are not the README's table {listed}"
     memory = Memory(lab.proc.pid, lab)
     report = workdir / "memory.txt"

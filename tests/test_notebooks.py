@@ -181,13 +181,17 @@ def _stated_times():
     return stated
 
 
-@pytest.mark.parametrize("where", ["README.md", "notebooks/00_start_here.ipynb"])
-def test_tables_of_the_series_give_each_notebooks_own_times(where):
+def _prose(where):
+    """The text of README.md, or of a notebook's markdown cells."""
     path = ROOT / where
     if path.suffix == ".ipynb":
-        text = "\n".join(source(c) for c in load(path.name)["cells"] if c["cell_type"] == "markdown")
-    else:
-        text = path.read_text(encoding="utf-8")
+        return "\n".join(source(c) for c in load(path.name)["cells"] if c["cell_type"] == "markdown")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("where", ["README.md", "notebooks/00_start_here.ipynb"])
+def test_tables_of_the_series_give_each_notebooks_own_times(where):
+    text = _prose(where)
     table = _table_times(text)
     for number, times in _stated_times().items():
         if number == "00" and number not in table:
@@ -205,11 +209,7 @@ TOTAL = re.compile(r"In all, about (\d+) h(?: (\d+) min)? to read and run the se
 
 @pytest.mark.parametrize("where", ["README.md", "notebooks/00_start_here.ipynb"])
 def test_the_total_time_of_the_series_is_the_sum_of_its_rows(where):
-    path = ROOT / where
-    if path.suffix == ".ipynb":
-        text = "\n".join(source(c) for c in load(path.name)["cells"] if c["cell_type"] == "markdown")
-    else:
-        text = path.read_text(encoding="utf-8")
+    text = _prose(where)
     total = TOTAL.search(text)
     assert total, f"{where}: no sentence 'In all, about N h M min to read and run the series and about ...'"
     stated = [60 * int(total[1]) + int(total[2] or 0), 60 * int(total[3]) + int(total[4] or 0)]
